@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // ONNX Runtime sessions are CPU-heavy: keep files from fighting over 2 cores.
+    fileParallelism: false,
+    pool: 'forks',
+  },
+});
