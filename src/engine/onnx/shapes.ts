@@ -42,6 +42,18 @@ function known(g: Graph, v: Value | null | undefined): number[] | null {
   return t ? knownInts(t) : null;
 }
 
+/** The dims a shape tensor holds when it is `Shape(x)` (no start/end): x's static shape. */
+function shapeOfProducer(g: Graph, v: Value | null | undefined): Shape | null {
+  if (!v) return null;
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i];
+    if (!n.outputs.includes(v.name)) continue;
+    const whole = n.op === 'Shape' && n.attrs.start === undefined && n.attrs.end === undefined;
+    return whole ? g.value(n.inputs[0]).shape : null;
+  }
+  return null;
+}
+
 const norm = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
 const attrInt = (attrs: Record<string, AttrValue>, k: string, d: number) => (attrs[k] === undefined ? d : Number(attrs[k]));
 
@@ -76,6 +88,8 @@ const rules: Record<string, Rule> = {
   ScatterElements: (_g, [x]) => [{ dtype: x!.dtype, shape: x!.shape }],
   Where: (_g, [c, x, y]) => [{ dtype: x!.dtype, shape: broadcastShapes(c!.shape, x!.shape, y!.shape) }],
   Reshape: (g, [x, s]) => {
+    const like = shapeOfProducer(g, s);
+    if (like) return [{ dtype: x!.dtype, shape: [...like] }];
     const target = known(g, s);
     if (!target) return [{ dtype: x!.dtype, shape: s!.shape[0] === '?' ? [] : Array(Number(s!.shape[0])).fill('?') }];
     const out: Dim[] = target.map((d, i) => (d === 0 ? x!.shape[i] : d));
@@ -144,15 +158,27 @@ const rules: Record<string, Rule> = {
     const d = known(g, depth);
     return [{ dtype: values!.dtype, shape: [...idx!.shape, d ? d[0] : '?'] }];
   },
+  Pad: (g, [x, pads, , axes]) => {
+    const p = known(g, pads);
+    const rank = x!.shape.length;
+    const ax = axes ? known(g, axes) : x!.shape.map((_, i) => i);
+    if (!p || !ax) return [{ dtype: x!.dtype, shape: x!.shape.map(() => '?') }];
+    const out = [...x!.shape];
+    ax.forEach((a, i) => {
+      const k = norm(a, rank), d = out[k], add = p[i] + p[i + ax.length];
+      out[k] = typeof d === 'number' ? d + add : add === 0 ? d : '?';
+    });
+    return [{ dtype: x!.dtype, shape: out }];
+  },
   Shape: (_g, [x]) => [{ dtype: 'int64', shape: [x!.shape.length] }],
   Size: () => [{ dtype: 'int64', shape: [] }],
   Expand: (g, [x, s]) => {
-    const target = known(g, s);
+    const target = known(g, s) ?? shapeOfProducer(g, s);
     if (!target) return [{ dtype: x!.dtype, shape: Array(Number(s!.shape[0])).fill('?') }];
     return [{ dtype: x!.dtype, shape: broadcastShapes(x!.shape, target) }];
   },
   ConstantOfShape: (g, [s], a) => {
-    const target = known(g, s);
+    const target = known(g, s) ?? shapeOfProducer(g, s);
     const t = a.value as { dtype: DType } | undefined;
     return [{ dtype: t?.dtype ?? 'float32', shape: target ?? Array(Number(s!.shape[0])).fill('?') }];
   },
@@ -162,7 +188,8 @@ const rules: Record<string, Rule> = {
 
 function reduceShape(x: Value, axes: number[] | null, keepdims: number, dtype?: DType): TypeInfo[] {
   const rank = x.shape.length;
-  const set = new Set((axes ?? x.shape.map((_, i) => i)).map((a) => norm(a, rank)));
+  // No axes (or an empty list) reduces over every axis.
+  const set = new Set((axes && axes.length ? axes : x.shape.map((_, i) => i)).map((a) => norm(a, rank)));
   const shape = keepdims ? x.shape.map((d, i) => (set.has(i) ? 1 : d)) : x.shape.filter((_, i) => !set.has(i));
   return [{ dtype: dtype ?? x.dtype, shape }];
 }

@@ -1,0 +1,170 @@
+// Test helpers for the model graphs: ../shared paths, a minimal safetensors reader/writer
+// (F32 only, enough for fixtures), ONNX Runtime runs, and the PyTorch oracle.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import type { ModelConfig } from '../../../src/engine/models/config';
+import { initParams, NormalRng, parameterSpecs } from '../../../src/engine/models/params';
+
+/** A path in ../shared (beside the repo), or null when it is absent. */
+export function sharedFile(rel: string): string | null {
+  const p = fileURLToPath(new URL(`../../../../shared/${rel}`, import.meta.url));
+  return existsSync(p) ? p : null;
+}
+
+export const SHARED_ABSENT = '../shared is absent (fresh clone): fixture-based checks skipped';
+
+export const PYTHON = '/usr/bin/python3';
+export const ORACLE_SCRIPT = fileURLToPath(new URL('./oracle_forward.py', import.meta.url));
+
+let torchReason: string | null | undefined;
+/** Null when /usr/bin/python3 can import torch; otherwise why not. */
+export function torchUnavailable(): string | null {
+  if (torchReason !== undefined) return torchReason;
+  if (!existsSync(PYTHON)) return (torchReason = `${PYTHON} not found (apt-get install python3-torch)`);
+  try {
+    execFileSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'pipe', timeout: 60_000 });
+    torchReason = null;
+  } catch {
+    torchReason = `${PYTHON} cannot import torch (apt-get install python3-torch python3-numpy)`;
+  }
+  return torchReason;
+}
+
+export interface SafetensorsInfo {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+/** The JSON header of a .safetensors file: 8-byte little-endian length, then JSON. */
+export function safetensorsHeader(bytes: Uint8Array): { header: Record<string, SafetensorsInfo>; dataStart: number } {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  const json = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, unknown>;
+  delete json.__metadata__;
+  return { header: json as Record<string, SafetensorsInfo>, dataStart: 8 + n };
+}
+
+/** F32 tensors of a .safetensors file. */
+export function readSafetensorsF32(path: string): Map<string, { shape: number[]; data: Float32Array }> {
+  const bytes = new Uint8Array(readFileSync(path));
+  const { header, dataStart } = safetensorsHeader(bytes);
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, info] of Object.entries(header)) {
+    if (info.dtype !== 'F32') throw new Error(`${path}: ${name} is ${info.dtype}, the test reader handles F32 only`);
+    const [s, e] = info.data_offsets;
+    const data = new Float32Array(e - s >> 2);
+    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + s, dataStart + e));
+    out.set(name, { shape: info.shape, data });
+  }
+  return out;
+}
+
+/** Writes F32 tensors as .safetensors (sorted names, header padded to 8 bytes). */
+export function writeSafetensorsF32(path: string, tensors: Map<string, { shape: number[]; data: Float32Array }>): void {
+  const header: Record<string, unknown> = {};
+  let off = 0;
+  const names = [...tensors.keys()].sort();
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [off, off + t.data.byteLength] };
+    off += t.data.byteLength;
+  }
+  header.__metadata__ = { format: 'pt' };
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const hb = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + hb.length + off);
+  new DataView(out.buffer).setBigUint64(0, BigInt(hb.length), true);
+  out.set(hb, 8);
+  let p = 8 + hb.length;
+  for (const name of names) {
+    const d = tensors.get(name)!.data;
+    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), p);
+    p += d.byteLength;
+  }
+  writeFileSync(path, out);
+}
+
+export type Feed = Record<string, ort.Tensor>;
+
+export function int64(rows: number[][]): ort.Tensor {
+  const flat = rows.flat();
+  return new ort.Tensor('int64', BigInt64Array.from(flat, (x) => BigInt(x)), [rows.length, rows[0].length]);
+}
+
+export async function session(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, { intraOpNumThreads: 2, interOpNumThreads: 1 });
+}
+
+/** Runs a model once and returns the named outputs. */
+export async function runOnce(bytes: Uint8Array, feeds: Feed, outputs?: string[]): Promise<Record<string, ort.Tensor>> {
+  const s = await session(bytes);
+  try {
+    return await s.run(feeds, outputs);
+  } finally {
+    await s.release();
+  }
+}
+
+/** (B, C) rows of a logits tensor. */
+export function rows(t: ort.Tensor): number[][] {
+  const [b, c] = t.dims as number[];
+  const d = t.data as Float32Array | Float64Array;
+  return Array.from({ length: b }, (_, i) => Array.from(d.subarray(i * c, (i + 1) * c)));
+}
+
+export function maxAbsDiff(a: number[][], b: number[][]): number {
+  expectSameShape(a, b);
+  let m = 0;
+  a.forEach((r, i) => r.forEach((x, j) => (m = Math.max(m, Math.abs(x - b[i][j])))));
+  return m;
+}
+
+function expectSameShape(a: number[][], b: number[][]) {
+  if (a.length !== b.length || a.some((r, i) => r.length !== b[i].length)) {
+    throw new Error(`shape mismatch: ${a.length}x${a[0]?.length} vs ${b.length}x${b[0]?.length}`);
+  }
+}
+
+/** One forward job for the PyTorch oracle (test/engine/models/oracle_forward.py). */
+export interface OracleJob {
+  model_dir: string;
+  input_ids: number[][];
+  attention_mask: number[][];
+  token_type_ids?: number[][];
+  dtype?: 'float32' | 'float64';
+}
+
+/** Runs the oracle: forward jobs -> logits; `convert` rewrites a pytorch_model.bin dir as model.safetensors. */
+export function runOracle(req: { jobs?: OracleJob[]; convert?: { model_dir: string; out: string }[] }, requestFile: string): number[][][] {
+  writeFileSync(requestFile, JSON.stringify(req));
+  const out = execFileSync(PYTHON, [ORACLE_SCRIPT, requestFile], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 300_000,
+    env: { ...process.env, OMP_NUM_THREADS: '2' },
+  });
+  return (JSON.parse(out) as { logits: number[][][] }).logits;
+}
+
+/**
+ * Random weights that exercise every parameter: initParams' layout with a larger std, and
+ * LayerNorm weights / biases moved off 1 / 0, so that wrong wiring cannot hide.
+ */
+export function spreadWeights(cfg: ModelConfig, seed: number): Map<string, Float32Array> {
+  const rng = new NormalRng(seed + 1);
+  const w = initParams(cfg, seed, { std: 0.2 });
+  for (const s of parameterSpecs(cfg)) {
+    const t = w.get(s.name)!;
+    if (s.role === 'norm_weight') for (let i = 0; i < t.length; i++) t[i] = 1 + 0.2 * rng.next();
+    if (s.role === 'bias' || s.role === 'norm_bias') for (let i = 0; i < t.length; i++) t[i] = 0.1 * rng.next();
+  }
+  return w;
+}
+
+/** Weights as safetensors entries with the shapes of the specs. */
+export function asTensors(cfg: ModelConfig, w: Map<string, Float32Array>): Map<string, { shape: number[]; data: Float32Array }> {
+  return new Map(parameterSpecs(cfg).map((s) => [s.name, { shape: s.shape, data: w.get(s.name)! }]));
+}
