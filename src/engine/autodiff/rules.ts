@@ -246,11 +246,7 @@ export const GRAD_RULES: Record<string, GradRule> = {
   },
   // Unsqueeze and Squeeze undo each other with the same axes input.
   Unsqueeze: (c) => [c.g.op1('Squeeze', [gradOut(c), c.ins[1]!]), null],
-  Squeeze: (c) => {
-    const { g, ins: [x, axes] } = c;
-    const gy = gradOut(c);
-    return [axes ? g.op1('Unsqueeze', [gy, axes]) : g.op1('Reshape', [gy, g.op1('Shape', [x!])]), null];
-  },
+  Squeeze: (c) => [c.g.op1('Unsqueeze', [gradOut(c), c.ins[1]!]), null],
   Expand: (c) => [unbroadcast(c.g, gradOut(c), c.ins[0]!.shape, c.outs[0].shape), null],
   // Slice (steps 1): pad the gradient with zeros back to the input's extent.
   Slice: (c) => {

@@ -40,6 +40,17 @@ const STORAGE_DTYPES: Readonly<Record<string, CheckpointDtype>> = {
   UntypedStorage: 'uint8',
 };
 
+/** Real torch storage types this reader does not convert: named in an 'unsupported' error, not an 'unsafe-pickle' one. */
+const KNOWN_UNREADABLE_STORAGES = [
+  'ComplexFloatStorage',
+  'ComplexDoubleStorage',
+  'QInt8Storage',
+  'QUInt8Storage',
+  'QInt32Storage',
+  'QUInt4x2Storage',
+  'QUInt2x4Storage',
+];
+
 /** A storage the pickle refers to; its bytes are read only after the whole pickle was accepted. */
 class StorageRef {
   constructor(
@@ -112,7 +123,7 @@ function allowlist(fail: (problem: string) => never): (module: string, name: str
     'torch.Tensor': null,
     'torch.nn.parameter.Parameter': null,
   };
-  for (const storage of Object.keys(STORAGE_DTYPES)) table[`torch.${storage}`] = null;
+  for (const storage of [...Object.keys(STORAGE_DTYPES), ...KNOWN_UNREADABLE_STORAGES]) table[`torch.${storage}`] = null;
   table['torch.storage.UntypedStorage'] = null;
 
   return (module, name) => {
@@ -211,7 +222,10 @@ function zipError(e: unknown, name: string): CheckpointError {
 async function listEntries(zip: ZipFile, name: string): Promise<Archive> {
   const entries = new Map<string, Entry>();
   try {
-    for await (const entry of zip.eachEntry()) entries.set(entry.fileName, entry);
+    for await (const entry of zip.eachEntry()) {
+      if (entries.has(entry.fileName)) throw new CheckpointError('malformed', `${name} is a damaged zip archive: it holds two entries named ${entry.fileName}. Download or save it again.`, { file: name });
+      entries.set(entry.fileName, entry);
+    }
   } catch (e) {
     zip.close();
     throw zipError(e, name);
@@ -294,7 +308,7 @@ async function loadFromArchive(archive: Archive, name: string): Promise<TensorMa
     }
     if (entry.uncompressedSize < storage.numel * size) {
       throw new CheckpointError(
-        'truncated',
+        'malformed',
         `${name} is damaged: the data of tensor "${keys[0]}" should take ${formatBytes(storage.numel * size)} but ${entryName} holds ${formatBytes(entry.uncompressedSize)}. Download or save it again.`,
         { file: name },
       );

@@ -9,7 +9,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { CheckpointError, formatBytes } from './errors';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from '../fsutil/atomic';
 import {
   DTYPES,
   HOST_IS_LITTLE_ENDIAN,
@@ -187,7 +187,7 @@ function parseHeaderJson(json: Uint8Array, dataStart: number, dataAvailable: num
 
 // --- reading ------------------------------------------------------------------------
 
-async function readExactly(fh: FileHandle, length: number, position: number, name: string): Promise<Uint8Array> {
+async function readExactly(fh: FileHandle, length: number, position: number, name: string): Promise<Uint8Array<ArrayBuffer>> {
   const bytes = new Uint8Array(length);
   let done = 0;
   while (done < length) {
@@ -345,5 +345,12 @@ export async function writeSafetensors(
   metadata?: Record<string, string>,
 ): Promise<void> {
   if (!HOST_IS_LITTLE_ENDIAN) ensureLittleEndianHost(basename(path));
-  await writeFileAtomic(path, layout(tensors, metadata));
+  await writeFileAtomic(path, inChunks(layout(tensors, metadata)));
+}
+
+/** One fs write takes at most 2 GiB: hand over large tensors in pieces. */
+function* inChunks(pieces: Uint8Array[], chunk = 1 << 30): Generator<Uint8Array> {
+  for (const p of pieces) {
+    for (let at = 0; at < p.byteLength; at += chunk) yield p.subarray(at, Math.min(p.byteLength, at + chunk));
+  }
 }

@@ -40,8 +40,12 @@ export interface ClassifierOutput {
 /** Adds the classifier's forward pass to `g`. */
 export function buildClassifier(g: Graph, cfg: ModelConfig, opts: ClassifierOptions): ClassifierOutput {
   const specs = parameterSpecs(cfg);
-  const dtype = floatDType(opts.dtype ?? opts.params.get(specs[0].name)?.dtype, 'buildClassifier');
-  checkParams(cfg, specs, opts.params, dtype);
+  const missing = specs.filter((s) => !opts.params.has(s.name)).map((s) => s.name);
+  if (missing.length) {
+    throw new Error(`buildClassifier: ${missing.length} ${cfg.arch} parameters missing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+  }
+  const dtype = floatDType(opts.dtype ?? opts.params.get(specs[0].name)!.dtype, 'buildClassifier');
+  checkParams(specs, opts.params, dtype);
   for (const [k, v] of [['input_ids', opts.inputIds], ['attention_mask', opts.attentionMask], ['token_type_ids', opts.tokenTypeIds]] as const) {
     if (v && (v.dtype !== 'int64' || v.shape.length !== 2)) throw new Error(`buildClassifier: ${k} must be (B, T) int64, got ${v.dtype} [${v.shape}]`);
   }
@@ -238,11 +242,7 @@ export function finfoMin(dtype: FloatDType): number {
   return dtype === 'float32' ? -3.4028234663852886e38 : -Number.MAX_VALUE;
 }
 
-function checkParams(cfg: ModelConfig, specs: ParamSpec[], params: Map<string, Value>, dtype: FloatDType) {
-  const missing = specs.filter((s) => !params.has(s.name)).map((s) => s.name);
-  if (missing.length) {
-    throw new Error(`buildClassifier: ${missing.length} ${cfg.arch} parameters missing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
-  }
+function checkParams(specs: ParamSpec[], params: Map<string, Value>, dtype: FloatDType) {
   for (const s of specs) {
     const v = params.get(s.name)!;
     if (v.dtype !== dtype || v.shape.length !== s.shape.length || v.shape.some((d, i) => d !== s.shape[i])) {

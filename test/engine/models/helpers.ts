@@ -94,18 +94,13 @@ export function int64(rows: number[][]): ort.Tensor {
   return new ort.Tensor('int64', BigInt64Array.from(flat, (x) => BigInt(x)), [rows.length, rows[0].length]);
 }
 
-export async function session(bytes: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, { intraOpNumThreads: 2, interOpNumThreads: 1 });
-}
-
-/** Runs a model once and returns the named outputs. */
-export async function runOnce(bytes: Uint8Array, feeds: Feed, outputs?: string[]): Promise<Record<string, ort.Tensor>> {
-  const s = await session(bytes);
-  try {
-    return await s.run(feeds, outputs);
-  } finally {
-    await s.release();
-  }
+/**
+ * An ONNX Runtime session on 2 threads. float64 checks need `optimization: 'basic'`: the
+ * extended level's MatMulScaleFusion folds a scalar Mul/Div next to a MatMul into FusedMatMul's
+ * float32 `alpha`, an error of ~1e-8 relative in float64 graphs (harmless in float32).
+ */
+export async function session(bytes: Uint8Array, optimization: 'basic' | 'all' = 'all'): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: optimization });
 }
 
 /** (B, C) rows of a logits tensor. */

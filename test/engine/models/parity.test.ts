@@ -3,6 +3,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Graph } from '../../../src/engine/onnx/graph';
 import { buildClassifier, classifierInputs, paramInitializers, paramInputs } from '../../../src/engine/models/classifier';
@@ -12,15 +13,15 @@ import {
   asTensors, int64, maxAbsDiff, readSafetensorsF32, rows, runOracle, session, sharedFile, spreadWeights, torchUnavailable,
   writeSafetensorsF32, type Feed, type OracleJob,
 } from './helpers';
-import type * as ort from 'onnxruntime-node';
 
 const shared = {
   bertTiny: sharedFile('fixtures/bert-tiny-random'),
   teacherPt: sharedFile('tools/oracle/tiny-teacher-pt'),
   teacherIo: sharedFile('fixtures/tiny-teacher-sst2/reference_io.json'),
+  teacherOnnx: sharedFile('fixtures/tiny-teacher-sst2/onnx/model.onnx'),
   oracle: sharedFile('tools/oracle/bert.py'),
 };
-const skipReason = !shared.bertTiny || !shared.teacherPt || !shared.teacherIo || !shared.oracle
+const skipReason = !shared.bertTiny || !shared.teacherPt || !shared.teacherIo || !shared.teacherOnnx || !shared.oracle
   ? '../shared (fixtures and tools/oracle) is absent'
   : torchUnavailable();
 if (skipReason) console.warn(`models/parity: skipped — ${skipReason}`);
@@ -54,12 +55,11 @@ async function ours(c: Case, dtype: 'float32' | 'float64', withTypes: boolean): 
   const inputs = classifierInputs(g, c.cfg, { tokenTypeIds: withTypes });
   const { logits } = buildClassifier(g, c.cfg, { ...inputs, params, dtype });
   g.output(logits, 'logits');
-  const s = await session(g.toBytes());
-  const { Tensor } = await import('onnxruntime-node');
+  const s = await session(g.toBytes(), dtype === 'float64' ? 'basic' : 'all');
   const feeds: Feed = {};
   for (const sp of specs) {
     const w = c.weights.get(sp.name)!;
-    feeds[sp.name] = new Tensor(dtype, dtype === 'float32' ? w : Float64Array.from(w), sp.shape);
+    feeds[sp.name] = new ort.Tensor(dtype, dtype === 'float32' ? w : Float64Array.from(w), sp.shape);
   }
   const out: number[][][] = [];
   for (const j of c.jobs) {
@@ -164,6 +164,15 @@ describe.skipIf(!!skipReason)(`forward parity with the PyTorch oracle${skipReaso
     report('tiny-teacher-sst2 f32 vs reference_io.json', dRef);
     expect(d).toBeLessThanOrEqual(1e-5);
     expect(dRef).toBeLessThanOrEqual(1e-5);
+    // and the teacher's own ONNX export (torch.onnx), run here in the same runtime
+    const exported = await session(new Uint8Array(readFileSync(shared.teacherOnnx!)));
+    const dOnnx = Math.max(...await Promise.all(c.jobs.map(async (j, i) => {
+      const r = await exported.run({ input_ids: int64(j.input_ids), attention_mask: int64(j.attention_mask) });
+      return maxAbsDiff(got[i], rows(r.logits as ort.Tensor));
+    })));
+    await exported.release();
+    report('tiny-teacher-sst2 f32 vs its onnx/model.onnx in onnxruntime-node', dOnnx);
+    expect(dOnnx).toBeLessThanOrEqual(1e-5);
     // the trained teacher gets the reference sentences right (positive, negative)
     expect(got[0][0][1]).toBeGreaterThan(got[0][0][0]);
     expect(got[0][1][0]).toBeGreaterThan(got[0][1][1]);
