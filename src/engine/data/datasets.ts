@@ -153,7 +153,11 @@ function labelSpace(id2label: Id2Label | undefined): LabelSpace | null {
     ids: entries.map((e) => e[0]),
     idSet: new Set(entries.map((e) => e[0])),
     byName,
-    describe: entries.map(([id, name]) => `${id} (${name})`).join(', '),
+    describe:
+      entries
+        .slice(0, 20)
+        .map(([id, name]) => `${id} (${name})`)
+        .join(', ') + (entries.length > 20 ? ` and ${entries.length - 20} more` : ''),
   };
 }
 
@@ -460,15 +464,14 @@ function parseCsvText(text: string, ctx: ParseContext): Parsed {
 }
 
 // ---------------------------------------------------------------------------------------------
-// JSONL: one JSON object per line; blank lines are skipped.
+// JSONL: one JSON object per line; blank lines are skipped. The columns are the union of the
+// records' keys (in order of first appearance).
 
 function parseJsonl(text: string, ctx: ParseContext): Parsed {
   const { file } = ctx;
   const lines = text.split('\n');
-  let columns: DatasetColumns | null = null;
-  let labels: LabelMapper | null = null;
-  const texts: string[] = [];
-  const ys: (number | null)[] = [];
+  const records: { rec: Record<string, unknown>; line: number }[] = [];
+  const keys = new Set<string>();
   for (let i = 0; i < lines.length; i++) {
     const row = lines[i]!.trim();
     if (row === '') continue;
@@ -491,10 +494,15 @@ function parseJsonl(text: string, ctx: ParseContext): Parsed {
       );
     }
     const rec = obj as Record<string, unknown>;
-    if (columns === null) {
-      columns = chooseColumns(Object.keys(rec), ctx.options.columns, file, `first record, line ${line}`, ctx.options.requireLabels === true);
-      labels = labelMapper(ctx, columns, lineWhere);
-    }
+    for (const k of Object.keys(rec)) keys.add(k);
+    records.push({ rec, line });
+  }
+  if (records.length === 0) throw emptyDataset(file, 'jsonl');
+  const columns = chooseColumns([...keys], ctx.options.columns, file, `keys of the records from line ${records[0]!.line}`, ctx.options.requireLabels === true);
+  const labels = labelMapper(ctx, columns, lineWhere);
+  const texts: string[] = [];
+  const ys: (number | null)[] = [];
+  for (const { rec, line } of records) {
     if (!Object.prototype.hasOwnProperty.call(rec, columns.text)) {
       const found = Object.keys(rec).map((c) => `'${c}'`).join(', ') || 'none';
       throw new DatasetError(
@@ -506,7 +514,6 @@ function parseJsonl(text: string, ctx: ParseContext): Parsed {
     texts.push(checkText(rec[columns.text], file, `line ${line}`, line, columns.text));
     ys.push(labels && columns.label !== null ? labels.map(rec[columns.label], line) : null);
   }
-  if (columns === null) throw emptyDataset(file, 'jsonl');
   return { texts, labels: ys, columns };
 }
 

@@ -59,6 +59,7 @@ export function buildClassifier(g: Graph, cfg: ModelConfig, opts: ClassifierOpti
   if (opts.dropout) {
     const { training, ratio } = opts.dropout;
     if (training.dtype !== 'bool' || training.shape.length !== 0) throw new Error('buildClassifier: dropout.training must be a bool scalar');
+    if (ratio !== undefined && !(ratio >= 0 && ratio < 1)) throw new Error(`buildClassifier: dropout ratio must be in [0, 1), got ${ratio}`);
     b.drop = (rate) => (x) => dropout(g, x, ratio ?? rate, training, b.sites);
   }
   let logits: Value;
@@ -86,7 +87,10 @@ interface Body {
 const lin = (b: Body, x: Value, name: string) => b.g.scope(name.split('.').pop()!, () => linear(b.g, x, b.P(`${name}.weight`), b.P(`${name}.bias`)));
 const norm = (b: Body, x: Value, name: string, eps: number) => b.g.scope(name.split('.').pop()!, () => layerNorm(b.g, x, b.P(`${name}.weight`), b.P(`${name}.bias`), eps));
 
-/** Position ids 0..T-1 for a (B, T) input: a slice of a constant range, so T may be dynamic. */
+/**
+ * Position ids 0..T-1 for a (B, T) input: a slice of a constant range, so T may be dynamic.
+ * T must not exceed max_position_embeddings (as in HF); callers truncate to cfg.maxPositions.
+ */
 function positionIds(g: Graph, inputIds: Value, maxPositions: number): Value {
   const range = g.constant(tensor('int64', [maxPositions], Array.from({ length: maxPositions }, (_, i) => i)), 'position_range'); // (P,)
   const shape = g.op1('Shape', [inputIds]); // (2,) = [B, T]

@@ -146,7 +146,7 @@ export async function checkGrads(opts: GradCheckOptions): Promise<GradCheckResul
   const res = await full.run({ ...feedsFor(), fd_R: rTensor() });
   await full.release();
 
-  let forward = opts.freshSessions ? null : await ort.InferenceSession.create(forwardBytes, SESSION_OPTIONS);
+  const forward = opts.freshSessions ? null : await ort.InferenceSession.create(forwardBytes, SESSION_OPTIONS);
   let evaluations = 0;
   const evalLoss = async (name: string, data: Float64Array) => {
     evaluations++;
@@ -190,7 +190,6 @@ export async function checkGrads(opts: GradCheckOptions): Promise<GradCheckResul
       staticShape: grads.get(ins[s.name].name)!.shape,
     };
   }
-  if (forward) await forward.release();
-  forward = null;
+  await forward?.release();
   return { loss: Number(res.loss.data[0]), inputs, graph: g, evaluations };
 }

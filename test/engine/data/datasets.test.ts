@@ -146,6 +146,12 @@ describe('JSONL', () => {
     expect(ds.source).toMatchObject({ format: 'jsonl', rows: 3 });
   });
 
+  it('takes the columns from all records (a label key first seen later still counts)', async () => {
+    const ds = await readDataset(file('late-label.jsonl', '{"text":"a"}\n{"text":"b","label":1}\n'), { allowEmptyLabels: true });
+    expect(ds.columns.available).toEqual(['text', 'label']);
+    expect(ds.labels).toEqual([null, 1]);
+  });
+
   it('reads unlabeled records', async () => {
     const ds = await readDataset(file('unl.ndjson', '{"sentence": "a"}\n{"sentence": "b"}\n'));
     expect(ds.labels).toEqual([null, null]);

@@ -136,8 +136,8 @@ describe.each(CONFIGS)('%s classifier graph', (arch, cfg) => {
     const frac = dropped / total;
     console.log(`models/classifier: ${arch} dropout 0.1: ${(100 * frac).toFixed(2)}% of ${total} mask entries false`);
     expect(total).toBeGreaterThan(10_000);
-    expect(frac).toBeGreaterThan(0.09);
-    expect(frac).toBeLessThan(0.11);
+    expect(frac).toBeGreaterThan(0.085); // ~6 sigma either side
+    expect(frac).toBeLessThan(0.115);
     expect(differ).toBeGreaterThan(0); // a fresh mask each run
   });
 

@@ -1,9 +1,11 @@
-// Test helpers for the model graphs: ../shared paths, a minimal safetensors reader/writer
-// (F32 only, enough for fixtures), ONNX Runtime runs, and the PyTorch oracle.
+// Test helpers for the model graphs: ../shared paths, a safetensors header parser (our own,
+// independent of src/engine/checkpoint), weights in and out through the engine's checkpoint
+// module, ONNX Runtime runs, and the PyTorch oracle.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { loadCheckpoint, writeSafetensors, type CheckpointTensor } from '../../../src/engine/checkpoint';
 import type { ModelConfig } from '../../../src/engine/models/config';
 import { initParams, NormalRng, parameterSpecs } from '../../../src/engine/models/params';
 
@@ -46,45 +48,20 @@ export function safetensorsHeader(bytes: Uint8Array): { header: Record<string, S
   return { header: json as Record<string, SafetensorsInfo>, dataStart: 8 + n };
 }
 
-/** F32 tensors of a .safetensors file. */
-export function readSafetensorsF32(path: string): Map<string, { shape: number[]; data: Float32Array }> {
-  const bytes = new Uint8Array(readFileSync(path));
-  const { header, dataStart } = safetensorsHeader(bytes);
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, info] of Object.entries(header)) {
-    if (info.dtype !== 'F32') throw new Error(`${path}: ${name} is ${info.dtype}, the test reader handles F32 only`);
-    const [s, e] = info.data_offsets;
-    const data = new Float32Array(e - s >> 2);
-    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + s, dataStart + e));
-    out.set(name, { shape: info.shape, data });
+/** float32 weights of a checkpoint read by the engine's reader (src/engine/checkpoint). */
+export async function checkpointWeights(dir: string): Promise<Map<string, Float32Array>> {
+  const { tensors } = await loadCheckpoint(dir);
+  const out = new Map<string, Float32Array>();
+  for (const [name, t] of tensors) {
+    if (!(t.data instanceof Float32Array)) throw new Error(`${dir}: ${name} is ${t.dtype}, expected float32`);
+    out.set(name, t.data);
   }
   return out;
 }
 
-/** Writes F32 tensors as .safetensors (sorted names, header padded to 8 bytes). */
-export function writeSafetensorsF32(path: string, tensors: Map<string, { shape: number[]; data: Float32Array }>): void {
-  const header: Record<string, unknown> = {};
-  let off = 0;
-  const names = [...tensors.keys()].sort();
-  for (const name of names) {
-    const t = tensors.get(name)!;
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [off, off + t.data.byteLength] };
-    off += t.data.byteLength;
-  }
-  header.__metadata__ = { format: 'pt' };
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const hb = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + hb.length + off);
-  new DataView(out.buffer).setBigUint64(0, BigInt(hb.length), true);
-  out.set(hb, 8);
-  let p = 8 + hb.length;
-  for (const name of names) {
-    const d = tensors.get(name)!.data;
-    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), p);
-    p += d.byteLength;
-  }
-  writeFileSync(path, out);
+/** Writes weights as model.safetensors with the engine's writer. */
+export async function saveWeights(file: string, cfg: ModelConfig, w: Map<string, Float32Array>): Promise<void> {
+  await writeSafetensors(file, parameterSpecs(cfg).map((s): [string, CheckpointTensor] => [s.name, { dtype: 'float32', shape: s.shape, data: w.get(s.name)! }]), { format: 'pt' });
 }
 
 export type Feed = Record<string, ort.Tensor>;
@@ -132,9 +109,9 @@ export interface OracleJob {
   dtype?: 'float32' | 'float64';
 }
 
-/** Runs the oracle: forward jobs -> logits; `convert` rewrites a pytorch_model.bin dir as model.safetensors. */
-export function runOracle(req: { jobs?: OracleJob[]; convert?: { model_dir: string; out: string }[] }, requestFile: string): number[][][] {
-  writeFileSync(requestFile, JSON.stringify(req));
+/** Runs the oracle's forward jobs; returns logits per job. */
+export function runOracle(jobs: OracleJob[], requestFile: string): number[][][] {
+  writeFileSync(requestFile, JSON.stringify({ jobs }));
   const out = execFileSync(PYTHON, [ORACLE_SCRIPT, requestFile], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -157,9 +134,4 @@ export function spreadWeights(cfg: ModelConfig, seed: number): Map<string, Float
     if (s.role === 'bias' || s.role === 'norm_bias') for (let i = 0; i < t.length; i++) t[i] = 0.1 * rng.next();
   }
   return w;
-}
-
-/** Weights as safetensors entries with the shapes of the specs. */
-export function asTensors(cfg: ModelConfig, w: Map<string, Float32Array>): Map<string, { shape: number[]; data: Float32Array }> {
-  return new Map(parameterSpecs(cfg).map((s) => [s.name, { shape: s.shape, data: w.get(s.name)! }]));
 }

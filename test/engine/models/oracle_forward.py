@@ -3,8 +3,7 @@
 DistilBertForSequenceClassification) in eval mode and prints logits as JSON.
 
 usage: /usr/bin/python3 oracle_forward.py request.json
-request: {"convert": [{"model_dir": D, "out": F}],        # state_dict -> safetensors F
-          "jobs": [{"model_dir": D, "input_ids": [[...]], "attention_mask": [[...]],
+request: {"jobs": [{"model_dir": D, "input_ids": [[...]], "attention_mask": [[...]],
                     "token_type_ids": [[...]] (optional), "dtype": "float32"|"float64"}]}
 stdout:  {"logits": [ [[...], ...] per job ]}
 """
@@ -24,11 +23,8 @@ def main():
     torch.set_num_threads(2)
     with open(sys.argv[1]) as f:
         req = json.load(f)
-    for c in req.get("convert", []):
-        model, _ = bert.load_model(c["model_dir"])
-        bert.save_safetensors(model.state_dict(), c["out"])
     out = []
-    for job in req.get("jobs", []):
+    for job in req["jobs"]:
         model, _ = bert.load_model(job["model_dir"])
         model.eval()
         if job.get("dtype") == "float64":
