@@ -2,7 +2,8 @@
 // node's gradient rule (./rules.ts) for its input gradients and sums gradients that
 // reach the same value. Backward nodes are appended to the same graph.
 import type { Graph, Node, Value } from '../onnx/graph';
-import { GRAD_RULES } from './rules';
+import type { DType } from '../onnx/proto';
+import { GRAD_RULES, ZERO_GRADIENT_OPS } from './rules';
 
 export interface BackwardResult {
   /** Gradient of the loss for each requested value, by name (same shape and dtype as the value). */
@@ -18,11 +19,14 @@ export function backward(g: Graph, loss: Value, wrt: Value[], seed?: Value): Bac
   const producer = new Map<string, Node>();
   for (const n of g.nodes) for (const o of n.outputs) producer.set(o, n);
 
-  // Nodes on a path from some `wrt` value to `loss`.
+  // Nodes on a path from some `wrt` value to `loss`. Gradients flow through float values
+  // only, and not out of ops whose gradient is zero (Sign), so that no rule builds a
+  // gradient that would be dropped.
   const wrtNames = new Set(wrt.map((v) => v.name));
   const dependsOnWrt = new Set<string>(wrtNames);
   for (const n of g.nodes) {
-    if (n.inputs.some((i) => dependsOnWrt.has(i))) for (const o of n.outputs) dependsOnWrt.add(o);
+    if (ZERO_GRADIENT_OPS.has(n.op) || !n.inputs.some((i) => dependsOnWrt.has(i))) continue;
+    for (const o of n.outputs) if (isFloat(g.value(o).dtype)) dependsOnWrt.add(o);
   }
   const needed = new Set<Node>();
   const stack = [loss.name];
@@ -62,7 +66,10 @@ export function backward(g: Graph, loss: Value, wrt: Value[], seed?: Value): Bac
     if (!rule) throw new Error(`autodiff: no gradient rule for ${node.op} (node ${node.name})`);
     const ins = node.inputs.map((i) => (i ? g.value(i) : null));
     const outs = node.outputs.map((o) => g.value(o));
-    const gIns = g.scope('grad', () => rule({ g, node, ins, outs, gOuts }));
+    // Inputs off every path from `wrt` need no gradient: ONNX Runtime does not prune unused
+    // nodes, so rules skip building them.
+    const needs = node.inputs.map((i) => i !== '' && dependsOnWrt.has(i));
+    const gIns = g.scope('grad', () => rule({ g, node, ins, outs, gOuts, needs }));
     gIns.forEach((gv, k) => {
       const inName = node.inputs[k];
       if (gv && inName && dependsOnWrt.has(inName)) push(inName, gv);
@@ -76,6 +83,8 @@ export function backward(g: Graph, loss: Value, wrt: Value[], seed?: Value): Bac
   }
   return { grads };
 }
+
+const isFloat = (d: DType) => d === 'float32' || d === 'float64';
 
 function baseName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(-40);

@@ -15,6 +15,12 @@ export interface GradContext {
   outs: Value[];
   /** Gradient of the loss for each output; null where no gradient reaches it. */
   gOuts: (Value | null)[];
+  /**
+   * Whether each input needs a gradient (it depends on a differentiated value). Rules
+   * return null for the others rather than build nodes nobody reads: ONNX Runtime runs
+   * unused nodes too.
+   */
+  needs: boolean[];
 }
 
 export type GradRule = (c: GradContext) => (Value | null)[];
@@ -78,12 +84,11 @@ function inversePerm(perm: number[]): number[] {
   return inv;
 }
 
-/** Binary elementwise rule from the two "local" gradients (before unbroadcasting). */
-function binary(local: (c: GradContext, gy: Value) => [Value | null, Value | null]): GradRule {
+/** Binary elementwise rule from the gradient of input i before unbroadcasting. */
+function binary(local: (c: GradContext, gy: Value, i: 0 | 1) => Value): GradRule {
   return (c) => {
-    const { g, ins, outs } = c;
-    const [ga, gb] = local(c, gradOut(c));
-    return [ga && unbroadcast(g, ga, ins[0]!.shape, outs[0].shape), gb && unbroadcast(g, gb, ins[1]!.shape, outs[0].shape)];
+    const gy = gradOut(c);
+    return ([0, 1] as const).map((i) => (c.needs[i] ? unbroadcast(c.g, local(c, gy, i), c.ins[i]!.shape, c.outs[0].shape) : null));
   };
 }
 
@@ -124,9 +129,12 @@ function extremumRule(): GradRule {
     if (ins.length === 1) return [gy];
     const masks = ins.map((x) => g.cast(g.op1('Equal', [x!, y]), y.dtype));
     const share = g.over(gy, g.op1('Sum', masks));
-    return ins.map((x, i) => unbroadcast(g, g.times(share, masks[i]), x!.shape, y.shape));
+    return ins.map((x, i) => (c.needs[i] ? unbroadcast(g, g.times(share, masks[i]), x!.shape, y.shape) : null));
   };
 }
+
+/** Float-valued ops whose gradient is zero: backward does not differentiate through them. */
+export const ZERO_GRADIENT_OPS: ReadonlySet<string> = new Set(['Sign', 'Floor', 'Ceil', 'Round']);
 
 // --- the table --------------------------------------------------------------------
 
@@ -134,17 +142,14 @@ export const GRAD_RULES: Record<string, GradRule> = {
   Identity: (c) => [gradOut(c)],
 
   // Elementwise arithmetic (numpy broadcasting).
-  Add: binary((_c, gy) => [gy, gy]),
-  Sub: binary(({ g }, gy) => [gy, g.neg(gy)]),
-  Mul: binary(({ g, ins: [a, b] }, gy) => [g.times(gy, b!), g.times(gy, a!)]),
+  Add: binary((_c, gy) => gy),
+  Sub: binary(({ g }, gy, i) => (i === 0 ? gy : g.neg(gy))),
+  Mul: binary(({ g, ins }, gy, i) => g.times(gy, ins[1 - i]!)),
   // y = a / b: da = gy / b, db = -gy * a / b^2 = -gy * y / b
-  Div: binary(({ g, ins: [, b], outs: [y] }, gy) => {
-    const ga = g.over(gy, b!);
-    return [ga, g.neg(g.times(ga, y))];
-  }),
+  Div: binary(({ g, ins: [, b], outs: [y] }, gy, i) => (i === 0 ? g.over(gy, b!) : g.neg(g.over(g.times(gy, y), b!)))),
   Sum: (c) => {
     const gy = gradOut(c);
-    return c.ins.map((x) => unbroadcast(c.g, gy, x!.shape, c.outs[0].shape));
+    return c.ins.map((x, i) => (c.needs[i] ? unbroadcast(c.g, gy, x!.shape, c.outs[0].shape) : null));
   },
   Max: extremumRule(),
   Min: extremumRule(),
@@ -158,7 +163,7 @@ export const GRAD_RULES: Record<string, GradRule> = {
   Sigmoid: unary((g, _x, y, gy) => g.times(gy, g.times(y, g.minus(g.lit(1, y), y)))),
   Reciprocal: unary((g, _x, y, gy) => g.neg(g.times(gy, g.times(y, y)))),
   Abs: unary((g, x, _y, gy) => g.times(gy, g.op1('Sign', [x]))),
-  Sign: () => [null], // zero almost everywhere
+  Sign: () => [null], // zero almost everywhere (see ZERO_GRADIENT_OPS)
   Relu: unary((g, x, _y, gy) => g.op1('Where', [g.op1('Greater', [x, g.lit(0, x)]), gy, g.lit(0, gy)])),
   // d erf(x)/dx = 2/sqrt(pi) * exp(-x^2)
   Erf: unary((g, x, _y, gy) => g.times(gy, g.times(g.lit(2 / Math.sqrt(Math.PI), x), g.exp(g.neg(g.times(x, x)))))),
@@ -166,6 +171,7 @@ export const GRAD_RULES: Record<string, GradRule> = {
   Pow: (c) => {
     const { g, ins: [x, p] } = c;
     const gy = gradOut(c);
+    if (!c.needs[0]) return [null, null];
     const ps = knownValues(g, p);
     if (!ps || ps.length !== 1) throw new Error(`autodiff: Pow (node ${c.node.name}) needs a constant scalar exponent`);
     const e = ps[0];
@@ -180,30 +186,31 @@ export const GRAD_RULES: Record<string, GradRule> = {
 
   // Linear algebra.
   MatMul: (c) => {
-    const { g, ins: [a, b], outs: [y] } = c;
+    const { g, ins: [a, b], outs: [y], needs } = c;
     const gy = gradOut(c);
-    const ga = unbroadcast(g, g.matmul(gy, mT(g, b!)), a!.shape, [...y.shape.slice(0, -2), ...a!.shape.slice(-2)]);
-    let gb: Value;
-    const [K, N] = b!.shape;
-    if (b!.shape.length === 2 && a!.shape.length > 2 && typeof K === 'number' && typeof N === 'number') {
-      // A weight shared over the batch dims: one (K, rows) @ (rows, N) product.
-      gb = g.matmul(g.transpose(g.reshape(a!, [-1, K]), [1, 0]), g.reshape(gy, [-1, N]));
-    } else {
-      gb = unbroadcast(g, g.matmul(mT(g, a!), gy), b!.shape, [...y.shape.slice(0, -2), ...b!.shape.slice(-2)]);
-    }
-    return [ga, gb];
+    const batch = y.shape.slice(0, -2);
+    const da = () => unbroadcast(g, g.matmul(gy, mT(g, b!)), a!.shape, [...batch, ...a!.shape.slice(-2)]);
+    const db = () => {
+      const [K, N] = b!.shape;
+      if (b!.shape.length === 2 && a!.shape.length > 2 && typeof K === 'number' && typeof N === 'number') {
+        // A weight shared over the batch dims: one (K, rows) @ (rows, N) product.
+        return g.matmul(g.transpose(g.reshape(a!, [-1, K]), [1, 0]), g.reshape(gy, [-1, N]));
+      }
+      return unbroadcast(g, g.matmul(mT(g, a!), gy), b!.shape, [...batch, ...b!.shape.slice(-2)]);
+    };
+    return [needs[0] ? da() : null, needs[1] ? db() : null];
   },
   // Y = alpha * A' B' + beta * C, A' = transA ? A^T : A (same for B).
   Gemm: (c) => {
-    const { g, node, ins: [a, b, cIn], outs: [y] } = c;
+    const { g, node, ins: [a, b, cIn], outs: [y], needs } = c;
     const gy = gradOut(c);
     const alpha = attr(node, 'alpha', 1), beta = attr(node, 'beta', 1);
     const tA = attr(node, 'transA', 0), tB = attr(node, 'transB', 0);
     const gemm = (p: Value, q: Value, transA: number, transB: number) => g.op1('Gemm', [p, q], { alpha, transA, transB });
     // dA' = gy B'^T, dB' = A'^T gy, each transposed back when the input was.
-    const ga = tA ? gemm(b!, gy, tB, 1) : gemm(gy, b!, 0, tB ? 0 : 1);
-    const gb = tB ? gemm(gy, a!, 1, tA) : gemm(a!, gy, tA ? 0 : 1, 0);
-    const gc = cIn ? unbroadcast(g, beta === 1 ? gy : g.times(gy, g.lit(beta, gy)), cIn.shape, y.shape) : null;
+    const ga = !needs[0] ? null : tA ? gemm(b!, gy, tB, 1) : gemm(gy, b!, 0, tB ? 0 : 1);
+    const gb = !needs[1] ? null : tB ? gemm(gy, a!, 1, tA) : gemm(a!, gy, tA ? 0 : 1, 0);
+    const gc = cIn && needs[2] ? unbroadcast(g, beta === 1 ? gy : g.times(gy, g.lit(beta, gy)), cIn.shape, y.shape) : null;
     return [ga, gb, gc];
   },
 
@@ -229,13 +236,13 @@ export const GRAD_RULES: Record<string, GradRule> = {
     return [g.op1('ScatterElements', [into, g.cast(idx!, 'int64'), gradOut(c)], { axis: attr(node, 'axis', 0), reduction: 'add' }), null];
   },
   Where: (c) => {
-    const { g, ins: [cond, x, y], outs: [out] } = c;
+    const { g, ins: [cond, x, y], outs: [out], needs } = c;
     const gy = gradOut(c);
     const zero = g.lit(0, gy);
     return [
       null,
-      unbroadcast(g, g.op1('Where', [cond!, gy, zero]), x!.shape, out.shape),
-      unbroadcast(g, g.op1('Where', [cond!, zero, gy]), y!.shape, out.shape),
+      needs[1] ? unbroadcast(g, g.op1('Where', [cond!, gy, zero]), x!.shape, out.shape) : null,
+      needs[2] ? unbroadcast(g, g.op1('Where', [cond!, zero, gy]), y!.shape, out.shape) : null,
     ];
   },
 
@@ -295,15 +302,17 @@ export const GRAD_RULES: Record<string, GradRule> = {
     const axesV = g.ints([axis], 'axes');
     if (lens.every((d): d is number => typeof d === 'number')) {
       const offsets = lens.map((_, i) => lens.slice(0, i).reduce((s, d) => s + d, 0));
-      return lens.map((len, i) => g.op1('Slice', [gy, g.ints([offsets[i]]), g.ints([offsets[i] + len]), axesV]));
+      return lens.map((len, i) => (c.needs[i] ? g.op1('Slice', [gy, g.ints([offsets[i]]), g.ints([offsets[i] + len]), axesV]) : null));
     }
-    let start: Value = g.ints([0]);
-    return ins.map((x) => {
-      const shape = g.op1('Shape', [x!]);
-      const end = g.plus(start, g.op1('Slice', [shape, g.ints([axis]), g.ints([axis + 1])]));
-      const part = g.op1('Reshape', [g.op1('Slice', [gy, start, end, axesV]), shape]);
-      start = end;
-      return part;
+    // A symbolic length: offsets from the inputs' run-time shapes.
+    const shapes: Value[] = [], lengths: Value[] = [];
+    const shapeOf = (i: number) => (shapes[i] ??= g.op1('Shape', [ins[i]!]));
+    const lenOf = (i: number) => (lengths[i] ??= g.op1('Slice', [shapeOf(i), g.ints([axis]), g.ints([axis + 1])]));
+    return ins.map((_, i) => {
+      if (!c.needs[i]) return null;
+      const start = i === 0 ? g.ints([0]) : range(1, i).reduce((s, k) => g.plus(s, lenOf(k)), lenOf(0));
+      const part = g.op1('Slice', [gy, start, g.plus(start, lenOf(i)), axesV]);
+      return g.op1('Reshape', [part, shapeOf(i)]); // restores the static shape
     });
   },
 
@@ -331,10 +340,13 @@ export const GRAD_RULES: Record<string, GradRule> = {
   // Mean / InvStdDev come from the node when it outputs them in x's dtype, else are
   // recomputed from x (ORT has no LayerNormalization kernel with float64 statistics).
   LayerNormalization: (c) => {
-    const { g, node, ins: [x, scale, bias], outs } = c;
+    const { g, node, ins: [x, scale, bias], outs, needs } = c;
     const gy = gradOut(c);
     const rank = x!.shape.length;
     const axes = range(norm(attr(node, 'axis', -1), rank), rank);
+    const y = outs[0];
+    const gbias = needs[2] ? unbroadcast(g, gy, bias!.shape, y.shape) : null;
+    if (!needs[0] && !needs[1]) return [null, null, gbias];
     let mean: Value, rstd: Value;
     if (outs.length >= 3 && outs[1].dtype === x!.dtype) [mean, rstd] = [outs[1], outs[2]];
     else {
@@ -344,10 +356,11 @@ export const GRAD_RULES: Record<string, GradRule> = {
       rstd = g.over(g.lit(1, x!), g.sqrt(g.plus(variance, g.lit(attr(node, 'epsilon', 1e-5), x!))));
     }
     const xhat = g.times(g.minus(x!, mean), rstd);
-    const gxhat = g.times(gy, scale!);
-    const gx = g.times(rstd, g.minus(g.minus(gxhat, g.reduceMean(gxhat, axes, true)), g.times(xhat, g.reduceMean(g.times(gxhat, xhat), axes, true))));
-    const y = outs[0];
-    return [gx, unbroadcast(g, g.times(gy, xhat), scale!.shape, y.shape), bias ? unbroadcast(g, gy, bias.shape, y.shape) : null];
+    const dx = () => {
+      const gxhat = g.times(gy, scale!);
+      return g.times(rstd, g.minus(g.minus(gxhat, g.reduceMean(gxhat, axes, true)), g.times(xhat, g.reduceMean(g.times(gxhat, xhat), axes, true))));
+    };
+    return [needs[0] ? dx() : null, needs[1] ? unbroadcast(g, g.times(gy, xhat), scale!.shape, y.shape) : null, gbias];
   },
   // Dropout (opset 13): output = data * mask / (1 - ratio) in training mode, data otherwise.
   // In training mode the gradient needs the mask: the builder must request both outputs,

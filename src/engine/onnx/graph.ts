@@ -146,12 +146,38 @@ export class Graph {
     return this.add(op, inputs, attrs, name ? { names: [name] } : {})[0];
   }
 
-  /** Marks `v` as a graph output, renamed to `name` (through Identity) when asked. */
+  /**
+   * Marks `v` as a graph output named `name`. A value computed by a node is renamed in
+   * place (no copy: an Identity would cost a pass over the tensor every run); graph inputs,
+   * initializers and values that are already outputs go through an Identity.
+   */
   output(v: Value, name?: string): Value {
     let out = v;
-    if (name && name !== v.name) out = this.add('Identity', [v], {}, { names: [name] })[0];
+    if (name && name !== v.name) {
+      const computed = !this.initializers.has(v.name) && !this.inputs.includes(v) && !this.outputs.includes(v);
+      if (computed) this.rename(v, name);
+      else out = this.add('Identity', [v], {}, { names: [name] })[0];
+    }
     this.outputs.push(out);
     return out;
+  }
+
+  /** Renames a value everywhere; Value objects are shared, so every holder sees the new name. */
+  private rename(v: Value, name: string): void {
+    if (this.values.has(name)) throw new Error(`graph ${this.name}: value '${name}' defined twice`);
+    const old = v.name;
+    for (const n of this.nodes) {
+      n.inputs = n.inputs.map((i) => (i === old ? name : i));
+      n.outputs = n.outputs.map((o) => (o === old ? name : o));
+    }
+    this.values.delete(old);
+    (v as { name: string }).name = name;
+    this.values.set(name, v);
+    const k = this.known.get(old);
+    if (k) {
+      this.known.delete(old);
+      this.known.set(name, k);
+    }
   }
 
   // --- common ops (readable model code) -----------------------------------------

@@ -183,6 +183,13 @@ const rules: Record<string, Rule> = {
     return [{ dtype: t?.dtype ?? 'float32', shape: target ?? Array(Number(s!.shape[0])).fill('?') }];
   },
   Range: (_g, [start]) => [{ dtype: start!.dtype, shape: ['?'] }],
+  // Flattened (no axis): unique values, first indices, inverse indices, counts.
+  Unique: (_g, [x]) => [
+    { dtype: x!.dtype, shape: ['unique'] },
+    { dtype: 'int64', shape: ['unique'] },
+    { dtype: 'int64', shape: [product(x!.shape)] },
+    { dtype: 'int64', shape: ['unique'] },
+  ],
   ArgMax: (_g, [x], a) => reduceShape(x!, [attrInt(a, 'axis', 0)], attrInt(a, 'keepdims', 1), 'int64'),
 };
 

@@ -37,22 +37,43 @@ export function adamwScalars(cfg: AdamWConfig, lr: number, t: number): { decayFa
 }
 
 /**
- * Adds one parameter's update. `gradScale` (a () value, e.g. the clipping coefficient) multiplies
- * the gradient; it is folded into the moment scalars so the (possibly huge) gradient is read once.
+ * The moments' gradient coefficients (1-b1)*s and (1-b2)*s^2, where s scales the gradient
+ * (the clipping coefficient): folding s into scalars reads a large gradient only once.
  */
-export function adamwUpdate(
+function momentCoefficients(g: Graph, cfg: AdamWConfig, like: Value, gradScale: Value | null): [Value, Value] {
+  if (!gradScale) return [g.lit(1 - cfg.beta1, like), g.lit(1 - cfg.beta2, like)];
+  return [g.times(g.lit(1 - cfg.beta1, like), gradScale), g.times(g.lit(1 - cfg.beta2, like), g.times(gradScale, gradScale))]; // ()
+}
+
+/** Dense moment update for a parameter whose gradient touches every element. */
+export function adamwMoments(g: Graph, cfg: AdamWConfig, x: { grad: Value; m: Value; v: Value; gradScale: Value | null }): { m: Value; v: Value } {
+  const [c1, c2] = momentCoefficients(g, cfg, x.grad, x.gradScale);
+  const m = g.plus(g.times(x.m, g.lit(cfg.beta1, x.m)), g.times(x.grad, c1));
+  const v = g.plus(g.times(x.v, g.lit(cfg.beta2, x.v)), g.times(g.times(x.grad, x.grad), c2));
+  return { m, v };
+}
+
+/**
+ * Moment update for a table whose gradient is zero except in `rows`: the decay of m and v
+ * stays dense, the gradient terms are scatter-added into the touched rows only. For every
+ * element this computes the same float32 operations as the dense rule (b1*m + c1*0 = b1*m).
+ * @param rows    (U, 1) int64 distinct row ids
+ * @param rowGrad (U, W) the gradient of those rows
+ */
+export function adamwRowMoments(
   g: Graph,
   cfg: AdamWConfig,
-  s: AdamWScalars,
-  x: { param: Value; grad: Value; m: Value; v: Value; decay: boolean; gradScale: Value | null },
-): { param: Value; m: Value; v: Value } {
-  const { param, grad, m, v } = x;
-  const c1 = x.gradScale ? g.times(g.lit(1 - cfg.beta1, grad), x.gradScale) : g.lit(1 - cfg.beta1, grad); // ()
-  const c2 = x.gradScale ? g.times(g.lit(1 - cfg.beta2, grad), g.times(x.gradScale, x.gradScale)) : g.lit(1 - cfg.beta2, grad); // ()
-  const m2 = g.plus(g.times(m, g.lit(cfg.beta1, m)), g.times(grad, c1)); // same shape as param
-  const v2 = g.plus(g.times(v, g.lit(cfg.beta2, v)), g.times(g.times(grad, grad), c2));
-  const decayed = x.decay && cfg.weightDecay !== 0 ? g.times(param, s.decayFactor) : param;
-  const denom = g.plus(g.over(g.sqrt(v2), s.bc2Sqrt), g.lit(cfg.eps, v2));
-  const p2 = g.minus(decayed, g.times(g.over(m2, denom), s.stepSize));
-  return { param: p2, m: m2, v: v2 };
+  x: { rows: Value; rowGrad: Value; m: Value; v: Value; gradScale: Value | null },
+): { m: Value; v: Value } {
+  const [c1, c2] = momentCoefficients(g, cfg, x.rowGrad, x.gradScale);
+  const m = g.op1('ScatterND', [g.times(x.m, g.lit(cfg.beta1, x.m)), x.rows, g.times(x.rowGrad, c1)], { reduction: 'add' }); // (V, W)
+  const v = g.op1('ScatterND', [g.times(x.v, g.lit(cfg.beta2, x.v)), x.rows, g.times(g.times(x.rowGrad, x.rowGrad), c2)], { reduction: 'add' }); // (V, W)
+  return { m, v };
+}
+
+/** The parameter update from the new moments (decoupled decay first, as torch does). */
+export function adamwApply(g: Graph, cfg: AdamWConfig, s: AdamWScalars, x: { param: Value; m: Value; v: Value; decay: boolean }): Value {
+  const decayed = x.decay && cfg.weightDecay !== 0 ? g.times(x.param, s.decayFactor) : x.param;
+  const denom = g.plus(g.over(g.sqrt(x.v), s.bc2Sqrt), g.lit(cfg.eps, x.v));
+  return g.minus(decayed, g.times(g.over(x.m, denom), s.stepSize));
 }

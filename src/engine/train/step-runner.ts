@@ -1,10 +1,10 @@
 // Runs the compiled training step in an ONNX Runtime inference session and carries the
-// parameters and AdamW moments from one step to the next.
+// parameter buffers and AdamW moments from one step to the next.
 import * as ort from 'onnxruntime-node';
 import type { ModelConfig } from '../models/config';
-import type { ParamSpec } from '../models/params';
 import { adamwScalars, ADAMW_SCALAR_NAMES } from './adamw';
-import { buildStepGraph, stateName, type StepGraphOptions } from './step-graph';
+import { bufferKeys, bufferName, packBuffers, unpackViews, zeroBuffers, type Buffers, type ParamLayout } from './param-layout';
+import { buildStepGraph, gradName, type StepGraphOptions } from './step-graph';
 
 /** One batch, row-major. Token tensors are (B, T); labels (B); teacher logits (B, C). */
 export interface Batch {
@@ -30,7 +30,7 @@ export interface StepResult {
   grads?: Map<string, Float32Array>;
 }
 
-/** Parameters and optimizer state: everything needed to continue training exactly. */
+/** Parameters and optimizer state by Hugging Face name: everything needed to continue exactly. */
 export interface TrainState {
   /** Number of optimizer steps taken. */
   step: number;
@@ -44,49 +44,58 @@ export interface StepRunnerOptions extends StepGraphOptions {
 }
 
 export class StepRunner {
+  private step_ = 0;
+  private p: Buffers;
+  private m: Buffers;
+  private v: Buffers;
+
   private constructor(
     readonly cfg: ModelConfig,
-    readonly specs: ParamSpec[],
+    readonly layout: ParamLayout,
     private readonly session: ort.InferenceSession,
     private readonly opts: StepRunnerOptions,
-    private state: TrainState,
-    private readonly inputNames: Set<string>,
-  ) {}
+    weights: Map<string, Float32Array>,
+    state?: TrainState,
+  ) {
+    if (state) {
+      this.step_ = state.step;
+      this.p = packBuffers(layout, state.params);
+      this.m = packBuffers(layout, state.m);
+      this.v = packBuffers(layout, state.v);
+    } else {
+      this.p = packBuffers(layout, weights);
+      this.m = zeroBuffers(layout);
+      this.v = zeroBuffers(layout);
+    }
+  }
 
+  /** Compiles the step graph for `cfg` and opens it; `state` continues an earlier run exactly. */
   static async create(cfg: ModelConfig, weights: Map<string, Float32Array>, opts: StepRunnerOptions, state?: TrainState): Promise<StepRunner> {
-    const { graph, specs } = buildStepGraph(cfg, opts);
-    for (const s of specs) {
-      const w = weights.get(s.name);
+    const { graph, layout } = buildStepGraph(cfg, opts);
+    const source = state?.params ?? weights;
+    for (const s of layout.specs) {
+      const w = source.get(s.name);
       const n = s.shape.reduce((a, b) => a * b, 1);
       if (!w) throw new Error(`the student checkpoint has no tensor '${s.name}' (expected shape [${s.shape}])`);
-      if (w.length !== n) throw new Error(`the student tensor '${s.name}' has ${w.length} values; the config implies [${s.shape}] = ${n}`);
+      if (w.length !== n) throw new Error(`the student tensor '${s.name}' has ${w.length} values; its config implies [${s.shape}] = ${n}`);
     }
-    const session = await ort.InferenceSession.create(graph.toBytes(), {
-      graphOptimizationLevel: 'all',
-      ...opts.sessionOptions,
-    });
-    const init: TrainState = state ?? {
-      step: 0,
-      params: new Map(specs.map((s) => [s.name, Float32Array.from(weights.get(s.name)!)])),
-      m: new Map(specs.map((s) => [s.name, new Float32Array(weights.get(s.name)!.length)])),
-      v: new Map(specs.map((s) => [s.name, new Float32Array(weights.get(s.name)!.length)])),
-    };
-    return new StepRunner(cfg, specs, session, opts, init, new Set(session.inputNames));
+    const session = await ort.InferenceSession.create(graph.toBytes(), { graphOptimizationLevel: 'all', ...opts.sessionOptions });
+    return new StepRunner(cfg, layout, session, opts, weights, state);
   }
 
   get step(): number {
-    return this.state.step;
+    return this.step_;
   }
 
-  /** The live state (not a copy): valid until the next `run`. */
+  /** Parameters and moments by name, as views of the live buffers: valid until the next `run`. */
   currentState(): TrainState {
-    return this.state;
+    return { step: this.step_, params: unpackViews(this.layout, this.p), m: unpackViews(this.layout, this.m), v: unpackViews(this.layout, this.v) };
   }
 
   /** One optimizer step at learning rate `lr` (the scheduled rate for this step). */
   async run(batch: Batch, lr: number): Promise<StepResult> {
     const B = batch.size, T = batch.seq, C = this.cfg.numLabels;
-    const t = this.state.step + 1;
+    const t = this.step_ + 1;
     const sc = adamwScalars(this.opts.adamw, lr, t);
     const labelled = batch.labelled ?? null;
     const nLabelled = labelled ? labelled.filter(Boolean).length : B;
@@ -107,24 +116,24 @@ export class StepRunner {
       [ADAMW_SCALAR_NAMES.stepSize]: scalar(sc.stepSize),
       [ADAMW_SCALAR_NAMES.bc2Sqrt]: scalar(sc.bc2Sqrt),
     };
-    if (this.inputNames.has('token_type_ids')) feeds.token_type_ids = i64(batch.tokenTypeIds ?? new BigInt64Array(B * T), [B, T]);
-    for (const s of this.specs) {
-      feeds[stateName.param(s.name)] = f32(this.state.params.get(s.name)!, s.shape);
-      feeds[stateName.m(s.name)] = f32(this.state.m.get(s.name)!, s.shape);
-      feeds[stateName.v(s.name)] = f32(this.state.v.get(s.name)!, s.shape);
+    if (this.cfg.arch === 'bert') feeds.token_type_ids = i64(batch.tokenTypeIds ?? new BigInt64Array(B * T), [B, T]);
+    const dims = (key: string) => (key === this.layout.table.key ? [this.layout.table.rows, this.layout.table.width] : [this.p.get(key)!.length]);
+    for (const key of bufferKeys(this.layout)) {
+      feeds[bufferName.param(key)] = f32(this.p.get(key)!, dims(key));
+      feeds[bufferName.m(key)] = f32(this.m.get(key)!, dims(key));
+      feeds[bufferName.v(key)] = f32(this.v.get(key)!, dims(key));
     }
 
     const out = await this.session.run(feeds);
-    const next: TrainState = { step: t, params: new Map(), m: new Map(), v: new Map() };
-    for (const s of this.specs) {
-      next.params.set(s.name, out[stateName.next(stateName.param(s.name))].data as Float32Array);
-      next.m.set(s.name, out[stateName.next(stateName.m(s.name))].data as Float32Array);
-      next.v.set(s.name, out[stateName.next(stateName.v(s.name))].data as Float32Array);
+    for (const key of bufferKeys(this.layout)) {
+      this.p.set(key, out[bufferName.next(bufferName.param(key))].data as Float32Array);
+      this.m.set(key, out[bufferName.next(bufferName.m(key))].data as Float32Array);
+      this.v.set(key, out[bufferName.next(bufferName.v(key))].data as Float32Array);
     }
-    this.state = next;
+    this.step_ = t;
     const num = (k: string) => Number((out[k].data as Float32Array)[0]);
     const result: StepResult = { loss: num('loss'), kl: num('kl'), ce: num('ce'), gradNorm: num('grad_norm'), logits: out.logits.data as Float32Array };
-    if (this.opts.exposeGrads) result.grads = new Map(this.specs.map((s) => [s.name, out[stateName.grad(s.name)].data as Float32Array]));
+    if (this.opts.exposeGrads) result.grads = new Map(this.layout.specs.map((s) => [s.name, out[gradName(s.name)].data as Float32Array]));
     return result;
   }
 

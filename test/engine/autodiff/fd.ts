@@ -62,6 +62,8 @@ export interface GradCheckResult {
   inputs: Record<string, InputGradCheck>;
   /** The graph with its backward pass (for inspection). */
   graph: Graph;
+  /** How many of `graph.nodes` are the forward pass (the rest is backward). */
+  forwardNodes: number;
   /** Forward evaluations used for the numeric gradients. */
   evaluations: number;
 }
@@ -91,6 +93,17 @@ function toTensor(dtype: DType, data: ArrayLike<number>, dims: number[]): ort.Te
     case 'uint8': return new ort.Tensor('uint8', Uint8Array.from(data), dims);
     case 'bool': return new ort.Tensor('bool', Uint8Array.from(data), dims);
   }
+}
+
+/** Backward nodes whose outputs nobody reads, and initializers no node reads (ORT runs / warns about both). */
+export function unusedParts(g: Graph, forwardNodes: number): string[] {
+  const read = new Set(g.outputs.map((o) => o.name));
+  for (const n of g.nodes) for (const i of n.inputs) read.add(i);
+  const deadNodes = g.nodes.slice(forwardNodes).filter((n) => !n.outputs.some((o) => read.has(o)));
+  return [
+    ...deadNodes.map((n) => `node ${n.op} -> ${n.outputs.join(', ')}`),
+    ...[...g.initializers.keys()].filter((k) => !read.has(k)).map((k) => `initializer ${k}`),
+  ];
 }
 
 const toNumbers = (t: ort.Tensor) => Float64Array.from(t.data as ArrayLike<number | bigint>, Number);
@@ -137,6 +150,7 @@ export async function checkGrads(opts: GradCheckOptions): Promise<GradCheckResul
   const loss = g.reduceSum(g.times(out, R), out.shape.map((_, i) => i));
   g.output(loss, 'loss');
   const forwardBytes = g.toBytes();
+  const forwardNodes = g.nodes.length;
   const wrt = specs.filter((s) => s.grad).map((s) => ins[s.name]);
   const { grads } = backward(g, loss, wrt);
   for (const v of wrt) g.output(grads.get(v.name)!, `grad/${v.name}`);
@@ -191,5 +205,5 @@ export async function checkGrads(opts: GradCheckOptions): Promise<GradCheckResul
     };
   }
   await forward?.release();
-  return { loss: Number(res.loss.data[0]), inputs, graph: g, evaluations };
+  return { loss: Number(res.loss.data[0]), inputs, graph: g, forwardNodes, evaluations };
 }

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { backward } from '../../../src/engine/autodiff/backward';
 import { GRAD_RULES } from '../../../src/engine/autodiff/rules';
 import { Graph, tensor, type Value } from '../../../src/engine/onnx/graph';
-import { checkGrads, type FdInput, type GradCheckOptions } from './fd';
+import { checkGrads, unusedParts, type FdInput, type GradCheckOptions } from './fd';
 
 const TOL = { float64: 1e-6, float32: 1e-3 };
 
@@ -74,6 +74,7 @@ const cases: Case[] = [
   },
   { name: 'MatMul batched both sides', check: { inputs: [inp('a', [2, 3, 4]), inp('b', [2, 4, 2])], build: (g, { a, b }) => g.matmul(a, b) } },
   { name: 'MatMul batch broadcast (2,1,3,4) @ (3,4,2)', check: { inputs: [inp('a', [2, 1, 3, 4]), inp('b', [3, 4, 2])], build: (g, { a, b }) => g.matmul(a, b) } },
+  { name: 'MatMul, only the right side differentiated', check: { inputs: [inp('a', [2, 3, 4], { grad: false }), inp('b', [4, 5])], build: (g, { a, b }) => g.matmul(a, b) } },
   { name: 'MatMul (2,3) @ (4,3,2)', check: { inputs: [inp('a', [2, 3]), inp('b', [4, 3, 2])], build: (g, { a, b }) => g.matmul(a, b) } },
   ...[0, 1].flatMap((transA) =>
     [0, 1].map((transB) => ({
@@ -155,6 +156,17 @@ const cases: Case[] = [
       build: (g, { cls, tok }) => g.op1('Concat', [cls, tok], { axis: -2 }),
     },
   },
+  {
+    name: 'Concat along symbolic dims, first input not differentiated',
+    check: {
+      inputs: [
+        inp('a', ['batch', 'n', 2], { dims: [2, 2, 2], grad: false }),
+        inp('b', ['batch', 'seq', 2], { dims: [2, 3, 2] }),
+        inp('c', ['batch', 1, 2], { dims: [2, 1, 2] }),
+      ],
+      build: (g, { a, b, c }) => g.op1('Concat', [a, b, c], { axis: 1 }),
+    },
+  },
 
   // Reductions.
   { name: 'ReduceSum axes [1] keepdims 0', check: { inputs: [inp('x', [2, 3, 4])], build: (g, { x }) => g.reduceSum(x, [1], false) } },
@@ -180,6 +192,13 @@ const cases: Case[] = [
   {
     name: 'LayerNormalization without bias, over the last two axes',
     check: { inputs: [inp('x', [2, 3, 4]), inp('scale', [3, 4])], build: (g, { x, scale }) => g.op1('LayerNormalization', [x, scale], { axis: 1 }) },
+  },
+  {
+    name: 'LayerNormalization, only scale and bias differentiated',
+    check: {
+      inputs: [inp('x', [2, 3, 4], { grad: false }), inp('scale', [4]), inp('bias', [4])],
+      build: (g, { x, scale, bias }) => g.op1('LayerNormalization', [x, scale, bias]),
+    },
   },
   {
     name: 'LayerNormalization float32 using its Mean/InvStdDev outputs',
@@ -269,7 +288,8 @@ const cases: Case[] = [
 describe('gradient rules match central finite differences', () => {
   const checkedOps = new Set<string>();
 
-  // Each gradient must match numerically, and carry its input's declared (symbolic) shape.
+  // Each gradient must match numerically and carry its input's declared (symbolic) shape;
+  // the backward pass must build nothing that goes unread.
   it.each(cases)('$name', async ({ check }) => {
     const res = await checkGrads(check);
     for (const n of res.graph.nodes) if (!n.outputs.some((o) => o.startsWith('grad/'))) checkedOps.add(n.op);
@@ -280,6 +300,7 @@ describe('gradient rules match central finite differences', () => {
       expect(r.staticShape, `static shape of grad ${name}`).toEqual(declared[name]);
     }
     expect(Object.keys(res.inputs).length).toBeGreaterThan(0);
+    expect(unusedParts(res.graph, res.forwardNodes)).toEqual([]);
   });
 
   afterAll(() => {

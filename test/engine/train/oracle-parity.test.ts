@@ -52,8 +52,8 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 describe.skipIf(skipReason !== null)(`training step vs the PyTorch oracle${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let dir: string;
   let reference: { history: { loss: number; kl: number; ce: number; grad_norm: number; logits: number[][] }[] };
-  let refGrads: Map<string, { data: ArrayLike<number> }>;
-  let refAfter: Map<string, { data: ArrayLike<number> }>;
+  let refGrads: Map<string, { data: Float32Array }>;
+  let refAfter: Map<string, { data: Float32Array }>;
   const ours: StepResult[] = [];
   let runner: StepRunner;
 
@@ -67,8 +67,8 @@ describe.skipIf(skipReason !== null)(`training step vs the PyTorch oracle${skipR
       '--T', '2', '--alpha', '0.5', '--lr', '1e-3', '--weight-decay', '0.01',
     ]);
     reference = JSON.parse(readFileSync(path.join(dir, 'ref', 'result.json'), 'utf8'));
-    refGrads = await readSafetensors(path.join(dir, 'ref', 'grads.safetensors'));
-    refAfter = await readSafetensors(path.join(dir, 'ref', 'params_after.safetensors'));
+    refGrads = (await readSafetensors(path.join(dir, 'ref', 'grads.safetensors'))) as Map<string, { data: Float32Array }>;
+    refAfter = (await readSafetensors(path.join(dir, 'ref', 'params_after.safetensors'))) as Map<string, { data: Float32Array }>;
 
     const cfg = await loadModelConfig(path.join(STUDENT, 'config.json'));
     const ckpt = await loadCheckpoint(STUDENT);
