@@ -37,6 +37,9 @@ export function backward(g: Graph, loss: Value, wrt: Value[], seed?: Value): Bac
     seen.add(name);
     const n = producer.get(name);
     if (!n || !dependsOnWrt.has(name)) continue;
+    // A `wrt` value computed from values that do not depend on `wrt` (the output of an
+    // embedding lookup, say): the walk stops there, its producer needs no backward.
+    if (!n.inputs.some((i) => dependsOnWrt.has(i))) continue;
     needed.add(n);
     for (const i of n.inputs) if (i) stack.push(i);
   }

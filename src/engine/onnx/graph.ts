@@ -132,7 +132,7 @@ export class Graph {
     const outs = types.map((t, i) => this.define(opts.names?.[i] ?? this.fresh(op.toLowerCase()), t.dtype, t.shape));
     this.nodes.push({
       op,
-      name: `${op}_${this.nodes.length}`,
+      name: `${outs[0]?.name ?? op}#${this.nodes.length}`,
       inputs: ins.map((v) => (v ? v.name : '')),
       outputs: outs.map((o) => o.name),
       attrs,
