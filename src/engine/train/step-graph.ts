@@ -76,14 +76,13 @@ export function buildStepGraph(cfg: ModelConfig, opts: StepGraphOptions): StepGr
     });
   }
 
-  const training = g.constant({ dtype: 'bool', dims: [], data: new Uint8Array([1]) }, 'dropout_training');
   const { logits } = buildClassifier(g, cfg, {
     params,
     inputIds,
     attentionMask,
     tokenTypeIds,
     dtype,
-    dropout: opts.dropout ? { training } : null,
+    dropout: opts.dropout ? { training: g.constant({ dtype: 'bool', dims: [], data: new Uint8Array([1]) }, 'dropout_training') } : null,
   }); // (B, C)
 
   // The word-embedding lookup: its output's gradient is the table's gradient, row by row.
