@@ -12,11 +12,16 @@ export interface OnnxExportOptions {
   docString?: string;
 }
 
-/** The inference model as ONNX bytes. */
-export function studentOnnxBytes(cfg: ModelConfig, weights: Map<string, Float32Array>, opts: OnnxExportOptions = {}): Uint8Array {
+/** The inference graph, before serialisation (export/quantize.ts transforms it). */
+export function studentGraph(cfg: ModelConfig, weights: Map<string, Float32Array>, opts: OnnxExportOptions = {}): Graph {
   const g = new Graph(`${cfg.arch}_for_sequence_classification`);
   buildInferenceGraph(g, cfg, weights, { tokenTypeIds: opts.tokenTypeIds });
-  return g.toBytes({ docString: opts.docString ?? 'Distilled by Distill Studio' });
+  return g;
+}
+
+/** The inference model as ONNX bytes. */
+export function studentOnnxBytes(cfg: ModelConfig, weights: Map<string, Float32Array>, opts: OnnxExportOptions = {}): Uint8Array {
+  return studentGraph(cfg, weights, opts).toBytes({ docString: opts.docString ?? 'Distilled by Distill Studio' });
 }
 
 /** Writes the inference model to `path` atomically (never a half-written file). */

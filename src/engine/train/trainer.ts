@@ -131,7 +131,7 @@ export async function trainStudent(o: TrainerOptions): Promise<TrainOutcome> {
     resumed?.state,
   );
 
-  const evaluateNow = async (): Promise<Scored> => {
+  const evaluateNow = async (epoch: number): Promise<Scored> => {
     emit({ type: 'stage', stage: 'evaluate', status: 'start' });
     const t0 = performance.now();
     const logits = await o.evaluate(runner.currentState().params);
@@ -139,7 +139,7 @@ export async function trainStudent(o: TrainerOptions): Promise<TrainOutcome> {
     const seconds = (performance.now() - t0) / 1000;
     progress.evalSeconds += seconds;
     emit({ type: 'stage', stage: 'evaluate', status: 'end', seconds });
-    return { ...m, step: runner.step, epoch: progress.epoch };
+    return { ...m, step: runner.step, epoch: Math.round(epoch * 1000) / 1000 };
   };
 
   const checkpoint = async () => {
@@ -191,8 +191,9 @@ export async function trainStudent(o: TrainerOptions): Promise<TrainOutcome> {
 
         const epochEnd = b + 1 === batches.length || runner.step === total;
         if ((job.evalEvery && runner.step % job.evalEvery === 0) || epochEnd) {
-          const m = await evaluateNow();
-          const improved = !progress.best || m.accuracy > progress.best.accuracy;
+          const m = await evaluateNow(epoch + (b + 1) / batches.length);
+          // Better accuracy wins; at equal accuracy, the lower validation loss (closer to the teacher).
+          const improved = !progress.best || m.accuracy > progress.best.accuracy || (m.accuracy === progress.best.accuracy && m.loss < progress.best.loss);
           progress.final = m;
           if (improved) {
             const dir = await saveBest(o.runDir, runner.currentState().params, shapes, m);
