@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
       // Ctrl-C: finish the step, write a checkpoint, exit; a second Ctrl-C exits at once.
       const onSigint = () => {
         if (abort.signal.aborted) process.exit(130);
-        process.stderr.write('\nStopping after this step (a checkpoint is written; continue with --resume). Press Ctrl-C again to quit at once.\n');
+        process.stdout.write('\nStopping after this step (a checkpoint is written; continue with --resume). Press Ctrl-C again to quit at once.\n');
         abort.abort();
       };
       process.on('SIGINT', onSigint);
@@ -120,7 +120,7 @@ export async function main(argv: string[]): Promise<number> {
         const s = await runJob(job, { out: o.out as string, resume: Boolean(o.resume), onEvent: report, control: { signal: abort.signal } });
         report.close();
         if (!o.json) {
-          process.stderr.write(
+          process.stdout.write(
             `Best: step ${s.best.step}, accuracy ${formatPercent(s.best.accuracy, 2)} (teacher ${formatPercent(s.best.teacherAccuracy, 2)}), agreement ${formatPercent(s.best.agreement, 2)}.\n`,
           );
         }

@@ -22,7 +22,7 @@ export function jsonReporter(write: (s: string) => void = (s) => process.stdout.
 }
 
 /** Plain lines (no terminal): one line per stage change, progress at most every 10 s. */
-export function lineReporter(write: (s: string) => void = (s) => process.stderr.write(s)): Reporter {
+export function lineReporter(write: (s: string) => void = (s) => process.stdout.write(s)): Reporter {
   let last = 0;
   const r = ((e: JobEvent) => {
     const now = Date.now();

@@ -33,7 +33,7 @@ export const GPU_TABLE: readonly GpuTableRow[] = [
   row(`\\bGH200\\b|\\bGH100\\b|\\bH(100|200|800|20)\\b`, '9.0'),
 
   // --- Ada Lovelace (2022) -----------------------------------------------------------------------
-  row(`RTX\\s+\\d{4}\\s+Ada|RTX\\s+Ada`, '8.9'),
+  row(`RTX\\s+\\d{4}(\\s+SFF)?\\s+Ada|RTX\\s+Ada|Ada\\s+Generation`, '8.9'),
   row(`RTX\\s*${n('40[5-9]0')}|\\bAD10[2-7]\\b`, '8.9'),
   row(`\\bL(4|20|40S?)\\b`, '8.9'),
 
