@@ -159,16 +159,20 @@ export function quantizeGraph(g: Graph, opts: QuantizeOptions = {}): QuantizeRep
  * the result is [K, N] either way.
  */
 function quantizeColumns(w: Float, K: number, N: number, transposed: boolean, perChannel: boolean, qmax: number): { q: Int8Array; scale: Float32Array } {
-  const at = transposed ? (k: number, n: number) => w[n * K + k] : (k: number, n: number) => w[k * N + n];
   const amax = new Float64Array(N);
-  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) amax[n] = Math.max(amax[n], Math.abs(at(k, n)));
+  if (transposed) {
+    for (let n = 0; n < N; n++) for (let k = 0, row = n * K; k < K; k++) amax[n] = Math.max(amax[n], Math.abs(w[row + k]));
+  } else {
+    for (let k = 0; k < K; k++) for (let n = 0, row = k * N; n < N; n++) amax[n] = Math.max(amax[n], Math.abs(w[row + n]));
+  }
   if (!perChannel) amax.fill(amax.reduce((a, b) => Math.max(a, b), 0));
   const scales = Float32Array.from(amax, (a) => (a > 0 && Number.isFinite(a) ? a / qmax : 1));
   const q = new Int8Array(K * N);
-  for (let k = 0; k < K; k++) {
-    for (let n = 0; n < N; n++) {
-      const r = roundHalfEven(at(k, n) / scales[n]);
-      q[k * N + n] = Math.max(-qmax, Math.min(qmax, r));
+  for (let n = 0; n < N; n++) {
+    const s = scales[n];
+    for (let k = 0; k < K; k++) {
+      const r = roundHalfEven((transposed ? w[n * K + k] : w[k * N + n]) / s);
+      q[k * N + n] = r > qmax ? qmax : r < -qmax ? -qmax : r;
     }
   }
   return { q, scale: perChannel ? scales : scales.subarray(0, 1) };
@@ -189,8 +193,8 @@ function quantizeRows(w: Float, R: number, C: number, qmax: number): { q: Int8Ar
 
 /** numpy's rounding (half to even), as quantize_dynamic uses. */
 function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  const r = Math.round(x); // halves go up
+  return r - x === 0.5 && (r & 1) !== 0 ? r - 1 : r;
 }
 
 function floatMatrix(g: Graph, name: string): (TensorData & { data: Float }) | null {

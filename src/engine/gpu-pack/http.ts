@@ -293,7 +293,7 @@ const OFFLINE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'ENETUNRE
 function classify(e: unknown, url: string, timedOut: boolean, midTransfer: boolean, signal: AbortSignal | undefined): DownloadError {
   if (signal?.aborted) return abortError(url, signal);
   if (e instanceof DownloadError) return e;
-  const err = e as NodeJS.ErrnoException;
+  const err = e as NodeJS.ErrnoException & { hostname?: string };
   const what = err?.code ? `${err.syscall ? `${err.syscall} ` : ''}${err.code}${err.hostname ? ` ${err.hostname}` : ''}` : (err?.message ?? String(e));
   if (timedOut) return new DownloadError('timeout', `timed out waiting for ${new URL(url).host}`, { url, cause: e });
   if (midTransfer) return new DownloadError('interrupted', `the connection dropped (${what})`, { url, cause: e });

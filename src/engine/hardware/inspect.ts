@@ -11,8 +11,8 @@
 
 import { statfs } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import si from 'systeminformation';
+import { diskInfo, type DiskInfo } from './disk';
 import { architectureName, lookupComputeCapability } from './gpu-table';
 import {
   NVIDIA_SMI_FIELDS,
@@ -25,6 +25,8 @@ import {
   type DriverProblem,
   type NvidiaSmiGpu,
 } from './nvidia-smi';
+
+export { freeDiskBytes, type DiskInfo } from './disk';
 
 export type GpuSource = 'nvidia-smi' | 'systeminformation' | 'lspci';
 
@@ -61,14 +63,6 @@ export type NvidiaSmiStatus =
   | 'unreadable'
   /** Not run (macOS). */
   | 'not-applicable';
-
-export interface DiskInfo {
-  /** The folder asked about. */
-  path: string;
-  /** Bytes this user may still write there. */
-  freeBytes: number;
-  totalBytes: number;
-}
 
 export interface HardwareInfo {
   platform: NodeJS.Platform;
@@ -291,11 +285,15 @@ export function parseLspci(stdout: string): GpuInfo[] {
     const vendorId = /\[([0-9a-f]{4})\]\s*$/i.exec(quoted[1])?.[1]?.toLowerCase() ?? '';
     const vendorText = quoted[1].replace(/\s*\[[0-9a-f]{4}\]\s*$/i, '').trim();
     const vendor = PCI_VENDORS[vendorId] ?? normalizeVendor(vendorText);
-    const device = quoted[2].replace(/\s*\[[0-9a-f]{4}\]\s*$/i, '').trim();
-    // "GB206 [GeForce RTX 5060 Ti]" -> "GeForce RTX 5060 Ti"; "Device 2d04" stays as it is.
+    const deviceId = /\[([0-9a-f]{4})\]\s*$/i.exec(quoted[2])?.[1]?.toLowerCase();
+    let device = quoted[2].replace(/\s*\[[0-9a-f]{4}\]\s*$/i, '').trim();
+    // An id that pci.ids does not know yet (a new GPU): "Device [2d04]" -> "Device 2d04".
+    if (/^Device$/i.test(device) && deviceId) device = `Device ${deviceId}`;
+    // "GB206 [GeForce RTX 5060 Ti]" -> "GeForce RTX 5060 Ti".
     const marketing = /\[([^\]]+)\]/.exec(device)?.[1];
     const model = marketing ?? device;
-    const name = model.toLowerCase().startsWith(vendor.toLowerCase()) ? model : `${vendor} ${model}`;
+    const vendorWord = vendor.split(' ')[0].toLowerCase();
+    const name = model.toLowerCase().startsWith(vendorWord) ? model : `${vendor} ${model}`;
     const cc = vendor === 'NVIDIA' ? (lookupComputeCapability(name) ?? lookupComputeCapability(device)) : null;
     gpus.push({
       vendor,
@@ -379,31 +377,4 @@ function fallbackCpu(): HardwareInfo['cpu'] {
 async function defaultMemory(): Promise<HardwareInfo['memory']> {
   const m = await si.mem();
   return { totalBytes: m.total || os.totalmem(), freeBytes: m.available || m.free || os.freemem() };
-}
-
-/** Free space for this user in the file system that holds `dir` (or its nearest existing parent). */
-export async function freeDiskBytes(dir: string, fsStatfs: typeof statfs = statfs): Promise<number> {
-  return (await diskInfoOrThrow(dir, fsStatfs)).freeBytes;
-}
-
-async function diskInfo(dir: string, fsStatfs: typeof statfs): Promise<DiskInfo | null> {
-  try {
-    return await diskInfoOrThrow(dir, fsStatfs);
-  } catch {
-    return null;
-  }
-}
-
-async function diskInfoOrThrow(dir: string, fsStatfs: typeof statfs): Promise<DiskInfo> {
-  let at = path.resolve(dir);
-  for (;;) {
-    try {
-      const s = await fsStatfs(at);
-      return { path: dir, freeBytes: Number(s.bavail) * Number(s.bsize), totalBytes: Number(s.blocks) * Number(s.bsize) };
-    } catch (e) {
-      const parent = path.dirname(at);
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || parent === at) throw e;
-      at = parent;
-    }
-  }
 }
