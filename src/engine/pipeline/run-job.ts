@@ -24,7 +24,7 @@ import { prepareStudentWeights } from '../models/student-weights';
 import { chooseProvider, sessionOptionsFor } from '../runtime/providers';
 import { openTeacher } from '../teacher/teacher-model';
 import { teacherLogits } from '../teacher/teacher-pass';
-import { argmaxRows } from '../train/metrics';
+import { argmaxRows } from '../infer/metrics';
 import { trainStudent } from '../train/trainer';
 import type { RunJobOptions, RunSummary } from './api';
 import { defaultCacheDir, resolveModelDir, resolveSst2 } from './sources';

@@ -1,5 +1,6 @@
 // Validation metrics computed on the host from logits (float64 arithmetic).
 import type { EvalMetrics } from '../../shared/events';
+import { argmaxRows } from '../infer/metrics';
 
 function logSoftmaxRow(x: Float32Array, off: number, C: number, scale: number, out: Float64Array): void {
   let max = -Infinity;
@@ -8,17 +9,6 @@ function logSoftmaxRow(x: Float32Array, off: number, C: number, scale: number, o
   for (let c = 0; c < C; c++) sum += Math.exp(x[off + c] / scale - max);
   const lse = max + Math.log(sum);
   for (let c = 0; c < C; c++) out[c] = x[off + c] / scale - lse;
-}
-
-export function argmaxRows(logits: Float32Array, C: number): Int32Array {
-  const n = logits.length / C;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < C; c++) if (logits[i * C + c] > logits[i * C + best]) best = c;
-    out[i] = best;
-  }
-  return out;
 }
 
 /** Accuracy, teacher accuracy, agreement and the distillation objective's terms on a labelled set. */
