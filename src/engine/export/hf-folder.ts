@@ -207,13 +207,17 @@ function hfConfig(cfg: ModelConfig, original: Record<string, unknown>, labels: s
   } catch (e) {
     throw new HfExportError('invalid-argument', `exportHfFolder: the student's config.json cannot be written back: ${(e as Error).message}`, { cause: e });
   }
-  const fields = ['arch', 'vocabSize', 'hidden', 'layers', 'heads', 'intermediate', 'maxPositions', 'hiddenAct', 'layerNormEps', 'numLabels'] as const;
-  const diff = fields.filter((f) => parsed[f] !== cfg[f]);
-  if (cfg.arch === 'bert' && parsed.arch === 'bert' && parsed.typeVocabSize !== cfg.typeVocabSize) diff.push('typeVocabSize' as never);
+  const shape = (m: ModelConfig): Record<string, unknown> => ({
+    arch: m.arch, vocabSize: m.vocabSize, hidden: m.hidden, layers: m.layers, heads: m.heads, intermediate: m.intermediate,
+    maxPositions: m.maxPositions, hiddenAct: m.hiddenAct, layerNormEps: m.layerNormEps, numLabels: m.numLabels,
+    typeVocabSize: m.arch === 'bert' ? m.typeVocabSize : null,
+  });
+  const [written, trained] = [shape(parsed), shape(cfg)];
+  const diff = Object.keys(trained).filter((k) => written[k] !== trained[k]);
   if (diff.length) {
     throw new HfExportError(
       'invalid-argument',
-      `exportHfFolder: configJson does not describe the trained model (${diff.map((f) => `${f}: ${String(parsed[f as keyof ModelConfig])} vs ${String(cfg[f as keyof ModelConfig])}`).join(', ')})`,
+      `exportHfFolder: configJson does not describe the trained model (${diff.map((k) => `${k}: ${String(written[k])} vs ${String(trained[k])}`).join(', ')})`,
     );
   }
   return c;
