@@ -289,6 +289,8 @@ export async function installGpuPack(options: InstallGpuPackOptions): Promise<In
   await mkdir(root, { recursive: true });
 
   return withInstallLock(root, async () => {
+    // Folders left by an install that was killed half-way (we hold the lock: none is in use).
+    for (const name of await listStaging(options.dataDir)) await rm(path.join(root, name), { recursive: true, force: true });
     let manifest = await readManifest(packDir, version);
     let downloaded = false;
     if (!manifest) {

@@ -294,7 +294,13 @@ function classify(e: unknown, url: string, timedOut: boolean, midTransfer: boole
   if (signal?.aborted) return abortError(url, signal);
   if (e instanceof DownloadError) return e;
   const err = e as NodeJS.ErrnoException & { hostname?: string };
-  const what = err?.code ? `${err.syscall ? `${err.syscall} ` : ''}${err.code}${err.hostname ? ` ${err.hostname}` : ''}` : (err?.message ?? String(e));
+  // Node's own wording names the host: "connect ECONNREFUSED 127.0.0.1:443", "getaddrinfo ENOTFOUND api.nuget.org".
+  const what =
+    err?.code && err.message?.includes(err.code)
+      ? err.message
+      : err?.code
+        ? `${err.syscall ? `${err.syscall} ` : ''}${err.code}${err.hostname ? ` ${err.hostname}` : ''}`
+        : (err?.message ?? String(e));
   if (timedOut) return new DownloadError('timeout', `timed out waiting for ${new URL(url).host}`, { url, cause: e });
   if (midTransfer) return new DownloadError('interrupted', `the connection dropped (${what})`, { url, cause: e });
   if (err?.code && OFFLINE_CODES.has(err.code)) return new DownloadError('offline', what, { url, cause: e });

@@ -77,8 +77,10 @@ export interface Decision {
   capability?: CapabilityStatus | 'unknown';
   /** A GPU provider that was tried and failed. */
   failure?: { provider: ProviderName; error: ProviderError };
-  /** Present when a provider was asked for explicitly: whether it is the one used. */
-  override?: { requested: ProviderName; honoured: boolean };
+  /** What was asked for: 'auto', or the user's override (same meaning as ProviderDecision.override in src/shared/api.ts). */
+  override: ProviderRequest;
+  /** For an override: whether the provider asked for is the one used (and passed its test run). */
+  overrideHonoured?: boolean;
 }
 
 /** Decides the provider (see the file comment). Throws only for an unknown `requested` value. */
@@ -100,7 +102,8 @@ export async function decideProvider(input: DecideInput): Promise<Decision> {
   if (requested === 'cpu') d = await chosenCpu(ctx);
   else if (requested === 'dml' || (requested === 'auto' && hardware.platform === 'win32')) d = await viaDirectML(ctx);
   else d = await viaCuda(ctx);
-  if (requested !== 'auto') d.override = { requested, honoured: d.provider === requested && d.verified };
+  d.override = requested;
+  if (requested !== 'auto') d.overrideHonoured = d.provider === requested && d.verified;
   return d;
 }
 
@@ -123,8 +126,8 @@ function cpuSentence(h: HardwareInfo): string {
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** The CPU decision: runs the CPU smoke test and completes the reasons. */
-async function onCpu(ctx: Ctx, base: Omit<Decision, 'provider' | 'verified' | 'smoke' | 'deviceId'> & { deviceId?: number }): Promise<Decision> {
-  const d: Decision = { deviceId: 0, ...base, provider: 'cpu', verified: false, smoke: null };
+async function onCpu(ctx: Ctx, base: Omit<Decision, 'provider' | 'verified' | 'smoke' | 'deviceId' | 'override'> & { deviceId?: number }): Promise<Decision> {
+  const d: Decision = { deviceId: 0, ...base, provider: 'cpu', verified: false, smoke: null, override: ctx.requested };
   try {
     d.smoke = await ctx.smoke('cpu', { deviceId: 0 });
     d.verified = true;
@@ -169,6 +172,7 @@ async function viaDirectML(ctx: Ctx): Promise<Decision> {
       deviceId,
       verified: true,
       smoke: result,
+      override: ctx.requested,
     };
   } catch (e) {
     const error = asProviderError(e, 'dml');
@@ -320,7 +324,7 @@ async function viaCuda(ctx: Ctx): Promise<Decision> {
     if (best.status === 'no-kernels' || best.status === 'too-old') {
       reasons.push(`(${build.label} was not expected to have GPU code for it, but the test run worked.)`);
     }
-    return { ...base, provider: 'cuda', reasons, gpuPack: 'installed', verified: true, smoke: result };
+    return { ...base, provider: 'cuda', reasons, gpuPack: 'installed', verified: true, smoke: result, override: ctx.requested };
   } catch (e) {
     const error = asProviderError(e, 'cuda');
     const predicted =

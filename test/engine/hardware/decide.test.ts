@@ -18,6 +18,7 @@ import {
   type ProviderName,
   type SmokeResult,
 } from '../../../src/engine/runtime/providers';
+import type { GpuInfo as SharedGpuInfo, ProviderDecision } from '../../../src/shared/api';
 import { LSPCI, fakeRunner, type SmiCase } from './fixtures';
 
 const GiB = 1024 ** 3;
@@ -95,7 +96,16 @@ describe('decideProvider: NVIDIA on Linux x64 (auto)', () => {
     expect(d).toMatchObject({ provider: 'cuda', gpuPack: 'installed', verified: true, deviceId: 0, capability: 'native' });
     expect(d.reasons).toEqual(['Your NVIDIA GeForce RTX 5060 Ti (compute capability 12.0, Blackwell) is supported and passed a test run: training will use the GPU.']);
     expect(smoke.calls).toEqual([{ provider: 'cuda', deviceId: 0 }]);
-    expect(d.override).toBeUndefined();
+    expect(d.override).toBe('auto');
+    expect(d.overrideHonoured).toBeUndefined();
+  });
+
+  it('a Decision and its GPU fit the shared API contract (src/shared/api.ts) as they are', async () => {
+    const d = await decide(await machine('rtx-5060-ti'), availability('installed'), smokes({ cuda: 'pass' }));
+    const shared: ProviderDecision = d;
+    const gpu: SharedGpuInfo = d.gpu!;
+    expect(shared).toMatchObject({ provider: 'cuda', gpuPack: 'installed', override: 'auto' });
+    expect(gpu.computeCapability).toBe('12.0');
   });
 
   it('RTX 5060 Ti, pack missing: the CPU for now, and offer the pack with its size', async () => {
@@ -327,14 +337,14 @@ describe('decideProvider: explicit requests', () => {
   it("'cpu' is honoured without testing the GPU, and mentions a GPU that could be used", async () => {
     const smoke = smokes({ cuda: 'pass' });
     const d = await decideProvider({ hardware: await machine('rtx-5060-ti'), availability: availability('installed'), requested: 'cpu', smoke });
-    expect(d).toMatchObject({ provider: 'cpu', override: { requested: 'cpu', honoured: true }, gpuPack: 'installed' });
+    expect(d).toMatchObject({ provider: 'cpu', override: 'cpu', overrideHonoured: true, gpuPack: 'installed' });
     expect(d.reasons).toEqual(['You chose the CPU: training will use the CPU (8 cores).', 'Your NVIDIA GeForce RTX 5060 Ti could be used instead: choose Automatic to test it.']);
     expect(smoke.calls.map((c) => c.provider)).toEqual(['cpu']);
   });
 
   it("'cuda' without an NVIDIA GPU is not honoured, and says so", async () => {
     const d = await decideProvider({ hardware: await machine('no-devices'), availability: availability('installed'), requested: 'cuda', smoke: smokes({}) });
-    expect(d).toMatchObject({ provider: 'cpu', override: { requested: 'cuda', honoured: false } });
+    expect(d).toMatchObject({ provider: 'cpu', override: 'cuda', overrideHonoured: false });
     expect(d.reasons[0]).toBe('You asked for CUDA, but no NVIDIA GPU was found: training will use the CPU (8 cores).');
   });
 
@@ -342,25 +352,25 @@ describe('decideProvider: explicit requests', () => {
     const smoke = smokes({ cuda: fail('cuda', 'run', RAW.noKernel) });
     const d = await decideProvider({ hardware: await machine('old-driver-no-compute-cap'), availability: availability('installed'), requested: 'cuda', smoke });
     expect(smoke.calls[0]).toEqual({ provider: 'cuda', deviceId: 0 });
-    expect(d).toMatchObject({ provider: 'cpu', override: { requested: 'cuda', honoured: false } });
+    expect(d).toMatchObject({ provider: 'cpu', override: 'cuda', overrideHonoured: false });
     expect(d.reasons[0]).toMatch(/^You asked for CUDA, but your Tesla K80 \(compute capability 3\.7, Kepler\) did not pass a test run with CUDA/);
   });
 
   it("'cuda' that works is honoured", async () => {
     const d = await decideProvider({ hardware: await machine('h200'), availability: availability('installed'), requested: 'cuda', smoke: smokes({ cuda: 'pass' }) });
-    expect(d).toMatchObject({ provider: 'cuda', override: { requested: 'cuda', honoured: true } });
+    expect(d).toMatchObject({ provider: 'cuda', override: 'cuda', overrideHonoured: true });
   });
 
   it("'dml' on Linux: the CPU, with availability's reason", async () => {
     const d = await decideProvider({ hardware: await machine('h200'), availability: availability('installed'), requested: 'dml', smoke: smokes({}) });
-    expect(d).toMatchObject({ provider: 'cpu', override: { requested: 'dml', honoured: false } });
+    expect(d).toMatchObject({ provider: 'cpu', override: 'dml', overrideHonoured: false });
     expect(d.reasons[0]).toBe('You asked for DirectML, but DirectML is only available on Windows; this computer runs Linux.');
   });
 
   it("'cuda' on Windows: CUDA is Linux-only here", async () => {
     const hw = await machine('rtx-5060-ti', { platform: 'win32' });
     const d = await decideProvider({ hardware: hw, availability: availability('missing', 'win32'), requested: 'cuda', smoke: smokes({}) });
-    expect(d).toMatchObject({ provider: 'cpu', gpuPack: 'not-needed', override: { honoured: false } });
+    expect(d).toMatchObject({ provider: 'cpu', gpuPack: 'not-needed', overrideHonoured: false });
     expect(d.reasons[0]).toBe('You asked for CUDA, but CUDA is only supported on Linux (x64) in Distill Studio; this computer runs Windows.');
   });
 
