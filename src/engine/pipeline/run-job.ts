@@ -21,7 +21,8 @@ import { classifyTexts } from '../infer/classify';
 import { parseModelConfig, type ModelConfig } from '../models/config';
 import { parameterCount, parameterSpecs } from '../models/params';
 import { prepareStudentWeights } from '../models/student-weights';
-import { chooseProvider, sessionOptionsFor } from '../runtime/providers';
+import { doctorReport } from '../hardware/decide';
+import { sessionOptionsFor } from '../runtime/providers';
 import { openTeacher } from '../teacher/teacher-model';
 import { teacherLogits } from '../teacher/teacher-pass';
 import { argmaxRows } from '../infer/metrics';
@@ -84,9 +85,14 @@ export async function runJob(input: JobConfig, o: RunJobOptions): Promise<RunSum
 
   // --- execution provider ----------------------------------------------------------------
   const threads = job.threads ?? undefined;
-  const choice = await chooseProvider(job.provider, { threads, fallback: job.provider === 'auto' });
+  const { decision } = await doctorReport({ dataDir: cacheDir, requested: job.provider });
+  if (job.provider !== 'auto' && decision.overrideHonoured === false) {
+    // The user asked for this provider explicitly: stop and say why rather than train elsewhere.
+    throw new RunFolderError(`The ${job.provider.toUpperCase()} execution provider cannot be used: ${decision.reasons.join(' ')} Use --provider auto or --provider cpu.`);
+  }
+  const choice = { provider: decision.provider, reasons: decision.reasons };
   for (const r of choice.reasons) emit({ type: 'log', level: 'info', message: r });
-  const sessionOptions = sessionOptionsFor(choice.provider, { threads });
+  const sessionOptions = sessionOptionsFor(choice.provider, { threads, deviceId: decision.deviceId });
 
   // --- models and data -------------------------------------------------------------------
   const { teacherDir, studentDir, sst2 } = await timeStage('download', async () => ({

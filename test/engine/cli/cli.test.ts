@@ -31,8 +31,8 @@ describe('distill-studio CLI', () => {
   it('doctor prints the CPU path with its reasons', () => {
     const r = cli(['doctor']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Decision: cpu/);
-    expect(r.stdout).toMatch(/CPU passed the smoke test/);
+    expect(r.stdout).toMatch(/Decision:\s+CPU \(test run passed/);
+    expect(r.stdout).toMatch(/training will use the CPU/);
     const j = cli(['doctor', '--json']);
     expect(JSON.parse(j.stdout).decision.provider).toBe('cpu');
   });
