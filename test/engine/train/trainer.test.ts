@@ -133,4 +133,19 @@ describe('trainStudent', () => {
     expect(kinds.indexOf('paused')).toBeGreaterThan(-1);
     expect(kinds.indexOf('resumed')).toBeGreaterThan(kinds.indexOf('paused'));
   });
+
+  it('trains on unlabelled rows (the teacher provides the targets) and stops early when evaluations stop improving', async () => {
+    const unlabelled = { ...data, labels: data.labels.map(() => null) };
+    const events: JobEvent[] = [];
+    const j = parseJobConfig({ ...job, epochs: 40, evalEvery: 12, earlyStoppingPatience: 3, lr: 3e-3 });
+    const out = await trainStudent({ runDir: path.join(root, 'unlabelled'), cfg, weights, job: j, train: unlabelled, valid, padId: 0, evaluate: evaluator(cfg, valid), onEvent: (e) => events.push(e) });
+    expect(out.status).toBe('early-stopped');
+    expect(out.steps).toBeLessThan(40 * 12);
+    const steps = events.filter((e): e is Extract<JobEvent, { type: 'step' }> => e.type === 'step');
+    expect(steps.every((e) => e.ce === 0)).toBe(true); // no labelled row: the hard-label term is empty
+    expect(out.best!.accuracy).toBeGreaterThan(0.8);
+    const evals = events.filter((e) => e.type === 'eval');
+    expect(evals.slice(-2).every((e) => e.type === 'eval' && !e.best)).toBe(true);
+  });
 });
+
