@@ -2,8 +2,8 @@
 import { exportRun } from '../pipeline/export-run';
 import { formatBytes, formatPercent } from './format';
 
-export async function exportCommand(o: { run: string; format: 'onnx' | 'onnx-int8' | 'hf'; out: string; json?: boolean }): Promise<number> {
-  const r = await exportRun({ run: o.run, format: o.format, out: o.out });
+export async function exportCommand(o: { run: string; format: 'onnx' | 'onnx-int8' | 'hf'; out: string; json?: boolean; force?: boolean }): Promise<number> {
+  const r = await exportRun({ run: o.run, format: o.format, out: o.out, overwrite: Boolean(o.force) });
   if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
   else {
     const v = r.verification;

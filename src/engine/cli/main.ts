@@ -154,8 +154,9 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('--run <dir>', 'the run folder')
     .addOption(new Option('--format <format>', 'what to write').choices(['onnx', 'onnx-int8', 'hf']).makeOptionMandatory())
     .requiredOption('--out <dir>', 'where to write it')
+    .option('--force', 'replace an existing export there')
     .option('--json', 'print the result as JSON')
-    .action(async (o: { run: string; format: 'onnx' | 'onnx-int8' | 'hf'; out: string; json?: boolean }) => {
+    .action(async (o: { run: string; format: 'onnx' | 'onnx-int8' | 'hf'; out: string; json?: boolean; force?: boolean }) => {
       code = await exportCommand(o);
     });
 

@@ -1,6 +1,5 @@
 // What the CLI and the desktop worker call: one function per user-visible action.
 // (Signatures first; implementations live in the sibling modules.)
-import type { JobConfig } from '../../shared/job-config';
 import type { EvalMetrics, JobEventSink } from '../../shared/events';
 
 export interface JobControl {

@@ -58,7 +58,8 @@ function bytesOf(p: string): number {
   return st.isDirectory() ? readdirSync(p).reduce((s, f) => s + bytesOf(path.join(p, f)), 0) : st.size;
 }
 
-export async function exportRun(o: { run: string; format: ExportFormat; out: string }): Promise<ExportResult> {
+/** Writes the export into `out` (a folder); an existing export there is replaced only with `overwrite`. */
+export async function exportRun(o: { run: string; format: ExportFormat; out: string; overwrite?: boolean }): Promise<ExportResult> {
   const m = await loadRunModel(o.run);
   const C = m.labels.length;
   const tokenizer = await loadTokenizer(m.studentDir);
@@ -75,12 +76,17 @@ export async function exportRun(o: { run: string; format: ExportFormat; out: str
 
   let file: string;
   let checkFile: string;
-  await mkdir(o.out, { recursive: true });
+  const refuseExisting = (target: string) => {
+    if (!o.overwrite && existsSync(target)) throw new ExportError(`${target} already exists: choose another output folder, or overwrite it (--force).`);
+  };
+  if (o.format !== 'hf') await mkdir(o.out, { recursive: true });
   if (o.format === 'onnx') {
     file = checkFile = path.join(o.out, 'model.onnx');
+    refuseExisting(file);
     await exportStudentOnnx(m.cfg, m.weights, file);
   } else if (o.format === 'onnx-int8') {
     file = checkFile = path.join(o.out, 'model_quantized.onnx');
+    refuseExisting(file);
     await exportStudentOnnxInt8(m.cfg, m.weights, file);
   } else {
     const { exportHfFolder } = await import('../export/hf-folder');
@@ -93,7 +99,7 @@ export async function exportRun(o: { run: string; format: ExportFormat; out: str
       tokenizerDir: m.studentDir,
       out: o.out,
       id2label: Object.fromEntries(m.labels.map((l, i) => [String(i), l])),
-      overwrite: true,
+      overwrite: o.overwrite ?? false,
       card: { teacher: m.run.job.teacher, dataset: m.run.job.train, metrics: (summary.best as Record<string, unknown>) ?? {}, recipe: m.run.job as unknown as Record<string, unknown> },
     });
     checkFile = path.join(o.out, 'onnx', 'model.onnx');

@@ -79,6 +79,11 @@ describe('distill-studio CLI', () => {
       await session.release();
     }
     expect(existsSync(path.join(root, 'export-hf', 'model.safetensors'))).toBe(true);
+    // An existing export is not overwritten without --force.
+    const again = cli(['export', '--run', out, '--format', 'hf', '--out', path.join(root, 'export-hf')]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/export-hf/);
+    expect(cli(['export', '--run', out, '--format', 'onnx', '--out', path.join(root, 'export-onnx'), '--force']).code).toBe(0);
     expect(existsSync(path.join(root, 'export-hf', 'README.md'))).toBe(true);
   });
 
