@@ -20,7 +20,9 @@ export declare function maskComments(source: string, options?: { html?: boolean 
 export declare function extractImports(source: string, options?: { html?: boolean }): { spec: string; line: number }[];
 export declare function isNodeBuiltin(spec: string): boolean;
 export declare function layerOf(srcDir: string, absPath: string): Layer | 'src' | 'outside';
-export declare function ruleFor(layer: string, spec: string, target: string | null): string | null;
+export declare function ruleFor(layer: string, spec: string, target: string | null, file?: string): string | null;
+/** Whether a file of src/main (path relative to src/, forward slashes) may import Electron. */
+export declare function mainMayUseElectron(file: string): boolean;
 export declare function checkLayering(root: string): { files: number; violations: Violation[] };
 export declare function formatViolation(v: Violation): string;
 export declare function main(argv?: string[]): number;

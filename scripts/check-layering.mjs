@@ -5,7 +5,9 @@
 //   shared   -> no Node builtins, no 'electron', no onnxruntime-node; nothing outside src/shared
 //   renderer -> no Node builtins, no 'electron', no onnxruntime-node; nothing from src/engine, src/main, src/preload
 //   preload  -> only 'electron' and src/shared (plus its own files)
-//   main     -> anything except src/renderer
+//   main     -> anything except src/renderer; 'electron' (and electron-store, which loads it) only in
+//               src/main/index.ts, src/main/electron/ and src/main/worker.ts: src/main/services,
+//               src/main/jobs, src/main/bridge and the rest stay plain Node (tests, the browser bridge)
 //
 // Specifiers are found with regexes over the source with comments blanked out, which is robust
 // enough for this codebase: static `import ... from '...'`, side-effect `import '...'`,
@@ -144,6 +146,8 @@ export function isNodeBuiltin(spec) {
 }
 
 const isElectron = (spec) => spec === 'electron' || spec.startsWith('electron/');
+/** 'electron' itself, or a package that loads it (electron-store). */
+const isElectronBound = (spec) => isElectron(spec) || spec === 'electron-store' || spec.startsWith('electron-store/');
 const isOnnxRuntime = (spec) => spec === 'onnxruntime-node' || spec.startsWith('onnxruntime-node/');
 const isPath = (spec) => spec.startsWith('.') || isAbsolute(spec);
 
@@ -165,33 +169,44 @@ const WHY = {
   rendererLayer: 'the renderer talks to the app only through window.api (src/shared/api.ts)',
   preload: "a sandboxed preload script may only use 'electron' and src/shared",
   mainRenderer: 'main loads the renderer as a web page; it must not import renderer code',
+  mainElectron:
+    'only src/main/index.ts, src/main/electron/ and src/main/worker.ts may use Electron; the rest of src/main (services, jobs, bridge) must run in plain Node for tests and the browser bridge',
   unknown: `every source file must live in one of src/{${LAYERS.join(',')}}`,
 };
 
+/** Whether a file of src/main (`file`: its path relative to src/, forward slashes) may import Electron. */
+export function mainMayUseElectron(file) {
+  const noExt = file.replace(/\.[cm]?[jt]sx?$/, '');
+  return noExt === 'main/index' || noExt === 'main/worker' || file.startsWith('main/electron/');
+}
+
 /**
  * The rule a file in `layer` breaks by importing `spec` (which resolves to layer `target` when it is a path),
- * or null when the import is allowed.
+ * or null when the import is allowed. `file` (relative to src/, forward slashes) decides where in
+ * src/main Electron may be used; without it a main file is assumed to be one that may.
  */
-export function ruleFor(layer, spec, target) {
+export function ruleFor(layer, spec, target, file) {
   switch (layer) {
     case 'engine':
-      if (isElectron(spec)) return WHY.engineElectron;
+      if (isElectronBound(spec)) return WHY.engineElectron;
       if (target === 'main' || target === 'preload' || target === 'renderer') return WHY.engineApp;
       return null;
     case 'shared':
-      if (isElectron(spec)) return WHY.sharedElectron;
+      if (isElectronBound(spec)) return WHY.sharedElectron;
       if (isNodeBuiltin(spec) || isOnnxRuntime(spec)) return WHY.sharedNode;
       if (target !== null && target !== 'shared') return WHY.sharedOutside;
       return null;
     case 'renderer':
-      if (isElectron(spec) || isNodeBuiltin(spec) || isOnnxRuntime(spec)) return WHY.rendererNode;
+      if (isElectronBound(spec) || isNodeBuiltin(spec) || isOnnxRuntime(spec)) return WHY.rendererNode;
       if (target !== null && target !== 'renderer' && target !== 'shared') return WHY.rendererLayer;
       return null;
     case 'preload':
       if (target === null) return isElectron(spec) ? null : WHY.preload;
       return target === 'preload' || target === 'shared' ? null : WHY.preload;
     case 'main':
-      return target === 'renderer' ? WHY.mainRenderer : null;
+      if (target === 'renderer') return WHY.mainRenderer;
+      if (isElectronBound(spec) && file !== undefined && !mainMayUseElectron(file)) return WHY.mainElectron;
+      return null;
     default:
       return WHY.unknown;
   }
@@ -235,7 +250,7 @@ export function checkLayering(root) {
     }
     for (const { spec, line } of extractImports(source, { html: file.endsWith('.svelte') })) {
       const target = isPath(spec) ? layerOf(srcDir, resolve(dirname(file), spec)) : null;
-      const why = ruleFor(layer, spec, target);
+      const why = ruleFor(layer, spec, target, relative(srcDir, file).split(sep).join('/'));
       if (why) violations.push({ file: relFile, line, layer, spec, why });
     }
   }

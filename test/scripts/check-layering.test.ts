@@ -131,6 +131,34 @@ describe('checkLayering', () => {
     expect(checkLayering(root)).toEqual({ files: 6, violations: [] });
   });
 
+  it('lets only src/main/index.ts, src/main/electron/ and src/main/worker.ts import Electron', () => {
+    const root = fixture({
+      'src/main/index.ts': "import { app } from 'electron';\nimport Store from 'electron-store';\nimport './services/a';\n",
+      'src/main/worker.ts': "import { parentPort } from 'electron/utility';\n",
+      'src/main/electron/ipc.ts': "import { ipcMain } from 'electron';\nimport '../services/a';\n",
+      'src/main/electron/window.ts': "import { BrowserWindow } from 'electron/main';\n",
+      'src/main/services/a.ts': "import { z } from 'zod';\nimport { readFileSync } from 'node:fs';\nimport Conf from 'conf';\n",
+      'src/main/services/bad.ts': "// import { app } from 'electron';\nimport type { BrowserWindow } from 'electron';\n",
+      'src/main/services/store.ts': "import Store from 'electron-store';\n",
+      'src/main/jobs/bad.ts': "const { utilityProcess } = require('electron');\n",
+      'src/main/bridge/bad.ts': "const e = await import('electron/main');\n",
+      'src/main/other.ts': "import { shell } from 'electron';\n",
+      'src/engine/store.ts': "import Store from 'electron-store';\n",
+    });
+    const { violations } = checkLayering(root);
+    expect(violations.map((v) => `${v.file}:${v.line} '${v.spec}'`)).toEqual([
+      "src/engine/store.ts:1 'electron-store'",
+      "src/main/bridge/bad.ts:1 'electron/main'",
+      "src/main/jobs/bad.ts:1 'electron'",
+      "src/main/other.ts:1 'electron'",
+      "src/main/services/bad.ts:2 'electron'",
+      "src/main/services/store.ts:1 'electron-store'",
+    ]);
+    expect(formatViolation(violations.find((v) => v.file === 'src/main/jobs/bad.ts')!)).toBe(
+      "src/main/jobs/bad.ts:1: main must not import 'electron' (only src/main/index.ts, src/main/electron/ and src/main/worker.ts may use Electron; the rest of src/main (services, jobs, bridge) must run in plain Node for tests and the browser bridge)",
+    );
+  });
+
   it('passes on the real src/', () => {
     const { files, violations } = checkLayering(repoRoot);
     expect(violations.map(formatViolation)).toEqual([]);
