@@ -1,4 +1,6 @@
 // Renderer entry: mounts the Svelte app. Runs in a sandboxed page; talks to the app only via window.api.
+// First: configures zod before any schema (src/shared/job-config.ts) is built.
+import './lib/zod-config';
 import { mount } from 'svelte';
 import App from './App.svelte';
 import './app.css';
