@@ -110,8 +110,8 @@ export function checkpointStep(dir: string): number | null {
 /**
  * metrics.jsonl as a list of records, with resume markers applied: a `{"type":"resume","from_step":N}`
  * line means the steps after N were redone from the checkpoint at N, so the earlier lines for
- * steps > N (the work lost with the interrupted process) are dropped; the markers themselves go
- * too. A torn last line (a kill mid-write) is skipped.
+ * steps > N (the work lost with the interrupted process) are dropped; the markers themselves stay
+ * (the monitor shows where a run resumed). A torn last line (a kill mid-write) is skipped.
  */
 export function parseMetrics(text: string): Record<string, unknown>[] {
   let out: Record<string, unknown>[] = [];
@@ -127,8 +127,7 @@ export function parseMetrics(text: string): Record<string, unknown>[] {
     const o = rec as Record<string, unknown>;
     if (o.type === 'resume') {
       const n = Number(o.from_step);
-      if (Number.isFinite(n)) out = out.filter((r) => !(typeof r.step === 'number' && r.step > n));
-      continue;
+      if (Number.isFinite(n)) out = out.filter((r) => !(typeof r.step === 'number' && r.step > n) && !(r.type === 'resume' && Number(r.from_step) >= n));
     }
     out.push(o);
   }

@@ -87,8 +87,9 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
 }
 
 /** Metrics lines without their timing fields, for comparing two runs. */
+/** Metrics without timings and without resume markers (a resumed run has them, an uninterrupted one not). */
 export function comparableMetrics(metrics: Record<string, unknown>[]): Record<string, unknown>[] {
-  return metrics.map((m) => {
+  return metrics.filter((m) => m.type !== 'resume').map((m) => {
     const { samplesPerSecond: _s, time: _t, ...rest } = m;
     return rest;
   });

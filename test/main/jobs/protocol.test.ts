@@ -120,9 +120,11 @@ describe('metrics.jsonl with resume markers', () => {
       { type: 'step', step: 1, loss: 1 },
       { type: 'step', step: 2, loss: 2 },
       { type: 'eval', step: 2, accuracy: 0.5 },
+      { type: 'resume', from_step: 2, time: 't' },
       { type: 'step', step: 3, loss: 30 },
       { type: 'step', step: 4, loss: 40 },
       { type: 'step', step: 5, loss: 50 },
+      { type: 'resume', from_step: 5 },
       { type: 'step', step: 6, loss: 60 },
     ]);
     expect(parseMetrics('')).toEqual([]);
