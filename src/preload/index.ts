@@ -24,6 +24,7 @@ const api: DistillApi = {
   predictBoth: (runId, text) => ipcRenderer.invoke(IPC.predictBoth, runId, text),
   exportRun: (runId, format, outDir) => ipcRenderer.invoke(IPC.exportRun, runId, format, outDir),
   showInFolder: (path) => ipcRenderer.invoke(IPC.showInFolder, path),
+  systemUsage: () => ipcRenderer.invoke(IPC.systemUsage),
   onEvent: (listener) => {
     const handler = (_event: IpcRendererEvent, payload: AppEvent) => listener(payload);
     ipcRenderer.on(EVENT_CHANNEL, handler);

@@ -155,6 +155,18 @@ export interface ExportOutcome {
   verification: { sentences: number; agreementWithTrained: number; identicalPredictions: boolean; accuracy: number | null };
 }
 
+/** What the computer is busy with (the training monitor polls it while a run is running). */
+export interface SystemUsage {
+  /** The whole machine, 0-100, since the previous call. */
+  cpuPercent: number;
+  memoryUsedBytes: number;
+  memoryTotalBytes: number;
+  /** NVIDIA GPUs as nvidia-smi reports them; empty when there is none or it cannot answer. */
+  gpus: { name: string; utilizationPercent: number | null; memoryUsedBytes: number | null; memoryTotalBytes: number | null }[];
+  /** When it was measured (ISO time). */
+  at: string;
+}
+
 /** The API the renderer sees as `window.api`. */
 export interface DistillApi {
   getVersion(): Promise<string>;
@@ -176,6 +188,8 @@ export interface DistillApi {
   predictBoth(runId: string, text: string): Promise<BothPredictions>;
   exportRun(runId: string, format: 'onnx' | 'onnx-int8' | 'hf', outDir: string): Promise<ExportOutcome>;
   showInFolder(path: string): Promise<void>;
+  /** CPU, memory and GPU use now. */
+  systemUsage(): Promise<SystemUsage>;
   /** Subscribes to app events; returns the unsubscribe function. */
   onEvent(listener: (e: AppEvent) => void): () => void;
 }
@@ -202,6 +216,7 @@ export const IPC = {
   predictBoth: 'run:predict-both',
   exportRun: 'run:export',
   showInFolder: 'shell:show-in-folder',
+  systemUsage: 'system:usage',
 } as const satisfies Record<Invokable, string>;
 
 export const EVENT_CHANNEL = 'app:event';

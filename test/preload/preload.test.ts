@@ -121,6 +121,7 @@ describe('preload behaviour (Electron stood in for)', () => {
       ['predictBoth', ['r', 'good']],
       ['exportRun', ['r', 'hf', '/out']],
       ['showInFolder', ['/p']],
+      ['systemUsage', []],
     ];
     expect(cases.map((c) => c[0]).sort()).toEqual(Object.keys(IPC).sort());
     for (const [method, args] of cases) {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { debounce, latestOnly, throttle } from '../../src/renderer/src/lib/timing';
+import { debounce, latestOnly, poll, throttle } from '../../src/renderer/src/lib/timing';
 import { resolveTheme, applyTheme } from '../../src/renderer/src/lib/theme';
 
 describe('timing', () => {
@@ -55,6 +55,46 @@ describe('timing', () => {
     const b = l.next();
     expect(l.isLatest(a)).toBe(false);
     expect(l.isLatest(b)).toBe(true);
+  });
+
+  it('poll: at once, then every interval after each call settles, until cancelled', async () => {
+    let calls = 0;
+    let release: (() => void) | null = null;
+    const p = poll(() => {
+      calls++;
+      if (calls === 2) return new Promise<void>((r) => (release = r));
+      if (calls === 3) throw new Error('a failed call does not stop polling');
+      return undefined;
+    }, 2000);
+    expect(calls).toBe(1);
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(calls).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toBe(2);
+    // the second call is still pending: no overlapping call
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(calls).toBe(2);
+    release!();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(calls).toBe(3);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(calls).toBe(4);
+    p.cancel();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(calls).toBe(4);
+  });
+
+  it('poll: cancelling while a call is pending stops the next one', async () => {
+    let calls = 0;
+    let release: (() => void) | null = null;
+    const p = poll(() => {
+      calls++;
+      return new Promise<void>((r) => (release = r));
+    }, 100);
+    p.cancel();
+    release!();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(calls).toBe(1);
   });
 });
 

@@ -102,6 +102,7 @@ describe('run views', () => {
     for (const c of ['chart-loss', 'chart-eval', 'chart-lr']) expect(body).toContain(`data-testid="${c}"`);
     expect(body).toContain('Training');
     expect(body).toContain('data-testid="run-log"');
+    expect(body).toContain('id="usage-h"'); // the computer-use panel, measuring (effects do not run here)
     expect(body).not.toMatch(/\sstyle="/);
   });
 
@@ -116,6 +117,7 @@ describe('run views', () => {
     expect(body).not.toContain('data-testid="pause-run"');
     expect(body).toContain('The app closed during training.');
     expect(body).toMatch(/data-testid="run-status"[^>]*>Interrupted</);
+    expect(body).not.toContain('id="usage-h"');
   });
 
   it('RunView and RunList: tabs and the run list', async () => {

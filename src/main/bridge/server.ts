@@ -65,6 +65,7 @@ export const METHOD_ARITY = {
   predictBoth: 2,
   exportRun: 3,
   showInFolder: 1,
+  systemUsage: 0,
 } as const satisfies Record<InvokableMethod, number>;
 
 /** The services behind the bridge: every `DistillApi` call except `onEvent`; the native-dialog ones are optional. */

@@ -13,6 +13,7 @@ import type {
   RunDetails,
   RunInfo,
   Settings,
+  SystemUsage,
 } from '../../shared/api';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -24,6 +25,7 @@ import { previewData, type PreviewColumns } from './data-preview';
 import { inspectModel } from './model-info';
 import { RunModels, type RunModelsOptions } from './run-models';
 import type { SettingsStore } from './settings-store';
+import { SystemUsageSampler } from './system-usage';
 import type { AppPaths, DoctorFn, GpuPackInstaller, RunsService } from './types';
 
 export interface AppServicesDeps {
@@ -38,6 +40,8 @@ export interface AppServicesDeps {
   compare?: CompareOptions;
   /** Model sessions (tests may inject). */
   runModels?: RunModels | RunModelsOptions;
+  /** CPU, memory and GPU use (tests may inject). */
+  usage?: SystemUsageSampler;
 }
 
 /** The DistillApi methods AppServices implements. */
@@ -65,6 +69,7 @@ export function exportTarget(outDir: string, name: string): string {
 export class AppServices implements ServiceMethods {
   private readonly listeners = new Set<Listener>();
   private readonly models: RunModels;
+  private readonly usage: SystemUsageSampler;
   private gpuPackInstall: Promise<void> | null = null;
   private readonly forward = (e: AppEvent) => this.emit(e);
 
@@ -77,6 +82,7 @@ export class AppServices implements ServiceMethods {
             sessionOptions: () => sessionOptionsFor('cpu', { threads: deps.settings.get().threads ?? undefined }),
             ...deps.runModels,
           });
+    this.usage = deps.usage ?? new SystemUsageSampler();
     deps.runs.on('event', this.forward);
   }
 
@@ -116,6 +122,10 @@ export class AppServices implements ServiceMethods {
 
   async updateSettings(patch: Partial<Settings>): Promise<Settings> {
     return this.deps.settings.update(patch);
+  }
+
+  async systemUsage(): Promise<SystemUsage> {
+    return this.usage.sample();
   }
 
   /** The cache folder in use (settings, else the default). */

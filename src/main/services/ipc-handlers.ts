@@ -132,6 +132,10 @@ export function createIpcHandlers({ services, grants, dialogs }: IpcHandlerDeps)
       const [target] = parseIpcArgs('showInFolder', a);
       await dialogs.showInFolder(grants.check(target, 'This path'));
     },
+    systemUsage: async (...a) => {
+      parseIpcArgs('systemUsage', a);
+      return services.systemUsage();
+    },
   };
 }
 

@@ -97,6 +97,7 @@ export const IPC_ARGS = {
   predictBoth: { names: ['runId', 'text'], schema: z.tuple([RunIdSchema, PredictTextSchema]) },
   exportRun: { names: ['runId', 'format', 'outDir'], schema: z.tuple([RunIdSchema, ExportFormatSchema, AbsolutePathSchema]) },
   showInFolder: { names: ['path'], schema: z.tuple([AbsolutePathSchema]) },
+  systemUsage: { names: [], schema: z.tuple([]) },
 } as const satisfies Record<InvokableMethod, { names: readonly string[]; schema: z.ZodType<readonly unknown[]> }>;
 
 export type IpcArgs<M extends InvokableMethod> = z.output<(typeof IPC_ARGS)[M]['schema']>;

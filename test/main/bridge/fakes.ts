@@ -43,6 +43,7 @@ export function fakeServices(overrides: Partial<BridgeServices> = {}): BridgeSer
     compare: notInFake('compare'),
     predictBoth: notInFake('predictBoth'),
     exportRun: notInFake('exportRun'),
+    systemUsage: notInFake('systemUsage'),
   };
   return { ...base, ...overrides };
 }

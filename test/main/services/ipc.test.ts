@@ -158,6 +158,7 @@ function fakeServices() {
     compare: rec('compare'),
     predictBoth: rec('predictBoth'),
     exportRun: rec('exportRun'),
+    systemUsage: rec('systemUsage'),
   } as unknown as IpcHandlerDeps['services'];
   return { services, calls };
 }

@@ -61,3 +61,29 @@ export function latestOnly(): { next(): number; isLatest(token: number): boolean
   let current = 0;
   return { next: () => ++current, isLatest: (t) => t === current };
 }
+
+/**
+ * Calls `fn` now, then again `ms` after each call has settled (a slow answer never overlaps the
+ * next call); `cancel()` stops it, including a call already waiting for its turn.
+ */
+export function poll(fn: () => unknown, ms: number): Cancellable {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let stopped = false;
+  const tick = async () => {
+    timer = null;
+    try {
+      await fn();
+    } catch {
+      // the caller shows its own errors; polling goes on
+    }
+    if (!stopped) timer = setTimeout(() => void tick(), ms);
+  };
+  void tick();
+  return {
+    cancel() {
+      stopped = true;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+    },
+  };
+}
