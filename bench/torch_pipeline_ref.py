@@ -12,7 +12,8 @@ what its `kd_reference.py` does:
     step so that each one can be timed.
 Reads one JSON command per line on stdin and answers one JSON line on stdout:
   {"cmd": "load_teacher", "data": TSV}                       -> {"sentences", "real_tokens", ...}
-  {"cmd": "teacher", "order": "online"|"sorted", "batch": B} -> {"seconds", "sentences_per_s", ...}
+  {"cmd": "teacher", "order": "online"|"sorted", "batch": B[, "limit": K]}
+                                                              -> {"seconds", "sentences_per_s", ...}
   {"cmd": "kd_setup", "data": TSV, "student": DIR, "batch": 16, "epochs": 3}
                                                               -> {"steps_per_epoch", "full_steps", "tokenize_s", ...}
   {"cmd": "kd_steps", "steps": N}                            -> {"step_s": [...], "teacher_s": [...]}
@@ -68,15 +69,18 @@ def cmd_teacher(c):
     else:
         # kd_reference.py run (online teacher): shuffled rows, dynamic padding, no bucketing
         it = batches(enc, labels, bs, shuffle=True, seed=int(c.get("seed", 0)), bucket=False)
+    limit = int(c.get("limit", 0))  # >0: only the first `limit` batches (warm-up)
     padded = 0
     n = 0
     t0 = time.perf_counter()
-    for b in it:  # batch building is part of what the reference does per step
+    for k, b in enumerate(it):  # batch building is part of what the reference does per step
+        if limit and k >= limit:
+            break
         teacher_forward(teacher, b)
         padded += b["input_ids"].numel()
         n += b["input_ids"].shape[0]
     s = time.perf_counter() - t0
-    real = sum(len(e) for e in enc)
+    real = sum(len(e) for e in enc) if not limit else padded
     return {"seconds": s, "sentences": n, "sentences_per_s": n / s, "padded_tokens": padded, "real_tokens": real,
             "padding_overhead": padded / real, "batch": bs, "order": c.get("order", "online")}
 
