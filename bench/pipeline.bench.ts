@@ -378,7 +378,7 @@ function report(tp: TeacherResult, ref: RefResult | null, pl: PipelineResult, bu
   // each round's engine pass against the torch pass right after it (same machine state, roughly)
   const pairedRatios = tp.torchOnline.map((t, i) => tp.engine[i]!.rate / t.sentences_per_s);
 
-  line(`Distill Studio pipeline bench${QUICK ? ' (BENCH_QUICK=1: smoke run, not the real figures)' : ''} - ${os.cpus().length} x ${cpu}; ONNX Runtime ${THREADS} intra-op threads (teacher section), torch ${THREADS} threads`);
+  line(`Distill Studio pipeline bench${QUICK ? ' (BENCH_QUICK=1: smoke run, not the real figures)' : ''} - ${os.cpus().length} x ${cpu}; ONNX Runtime ${THREADS} intra-op threads (teacher section)${torchRate !== null ? `, torch ${THREADS} threads` : ''}`);
   line();
   line(`1. Teacher pass: DistilBERT-base-shaped teacher (${(built.parameters / 1e6).toFixed(1)}M params, engine-built ONNX ${(built.bytes / 2 ** 20).toFixed(0)} MiB), ${tp.sentences} SST-2 train sentences (seed ${SEED}), max length ${MAX_LENGTH}; medians of ${ROUNDS} alternating round(s)`);
   line(`   engine batch sweep (length-sorted slices of ${SWEEP_SLICE} run at each size back to back; sentences/s, median of ${SWEEP_ROUNDS}): ${SWEEP.map((b) => `b${b} ${median(tp.sweep[b]!).toFixed(1)} (padding ${tp.sweepPadding[b]!.toFixed(3)}x)`).join(' | ')} -> using b${tp.bestBatch}`);
@@ -418,7 +418,7 @@ function report(tp: TeacherResult, ref: RefResult | null, pl: PipelineResult, bu
   }
   for (const s of skipped) line(`skipped: ${s}`);
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
-  line(`peak RSS ${peakRssMb.toFixed(0)} MB (this process; the PyTorch reference is a separate process)`);
+  line(`peak RSS ${peakRssMb.toFixed(0)} MB (this process${torchRate !== null ? '; the PyTorch reference is a separate process' : ''})`);
   line(JSON.stringify({
     quick: QUICK,
     threads: THREADS,
