@@ -1,6 +1,6 @@
 // distill-studio export: the best model of a run in the chosen format, verified.
 import { exportRun } from '../pipeline/export-run';
-import { formatBytes, formatPercent } from './format';
+import { formatBytes, formatPercent } from '../../shared/format';
 
 export async function exportCommand(o: { run: string; format: 'onnx' | 'onnx-int8' | 'hf'; out: string; json?: boolean; force?: boolean }): Promise<number> {
   const r = await exportRun({ run: o.run, format: o.format, out: o.out, overwrite: Boolean(o.force) });

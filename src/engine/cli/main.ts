@@ -5,7 +5,7 @@ import { parseJobConfig, type JobConfigInput } from '../../shared/job-config';
 import type { JobEvent } from '../../shared/events';
 import { evaluateModel, predictTexts } from '../pipeline/actions';
 import { runJob } from '../pipeline/run-job';
-import { formatPercent } from './format';
+import { formatPercent } from '../../shared/format';
 import { jsonReporter, lineReporter, ttyReporter, type Reporter } from './progress';
 import { describeError } from './errors';
 import { doctorCommand } from './doctor';

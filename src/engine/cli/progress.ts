@@ -2,7 +2,7 @@
 // JSON lines with --json.
 import cliProgress from 'cli-progress';
 import type { JobEvent, Stage } from '../../shared/events';
-import { formatBytes, formatDuration } from './format';
+import { formatBytes, formatDuration } from '../../shared/format';
 
 export type Reporter = ((e: JobEvent) => void) & { close(): void };
 

@@ -1,6 +1,7 @@
 // Checks an exported model against the trained one: both score the same sentences, and their
 // (N, C) logits are compared row by row. The pipeline reports the result as "fp32 predictions
 // identical to the trained model's, int8 agreement N %".
+import { argmaxRows } from '../infer/metrics';
 
 export interface LogitComparison {
   /** Rows compared (N). */
@@ -15,25 +16,7 @@ export interface LogitComparison {
   maxAbsDiff: number;
 }
 
-/** The predicted class of each row of row-major (N, C) logits: the first index of the largest value (NaN never wins). */
-export function argmaxRows(logits: ArrayLike<number>, C: number): Int32Array {
-  checkShape(logits.length, C, 'argmaxRows');
-  const n = logits.length / C;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    let bestV = -Infinity;
-    for (let c = 0; c < C; c++) {
-      const v = logits[i * C + c];
-      if (v > bestV) {
-        bestV = v;
-        best = c;
-      }
-    }
-    out[i] = best;
-  }
-  return out;
-}
+export { argmaxRows };
 
 /** Compares two row-major (N, C) logit arrays for the same N sentences. */
 export function compareLogits(a: ArrayLike<number>, b: ArrayLike<number>, C: number): LogitComparison {
@@ -58,9 +41,4 @@ export function compareLogits(a: ArrayLike<number>, b: ArrayLike<number>, C: num
     disagreements,
     maxAbsDiff,
   };
-}
-
-function checkShape(length: number, C: number, who: string): void {
-  if (!Number.isInteger(C) || C < 1) throw new RangeError(`${who}: the number of classes must be a positive integer, got ${C}`);
-  if (length % C !== 0) throw new RangeError(`${who}: ${length} values do not form rows of ${C} classes`);
 }

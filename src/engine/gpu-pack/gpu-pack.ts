@@ -43,7 +43,8 @@ import { fsyncDir, renameWithRetry, writeJsonAtomic } from '../fsutil/atomic';
 import { freeDiskBytes } from '../hardware/disk';
 import { CUDA_PROVIDER_LIB, SHARED_PROVIDER_LIB, defaultOrtBinDir } from '../runtime/providers';
 import { cudaMajorFromNeeded, cudnnMajorFromNeeded, readElfDynamic } from './elf';
-import { DownloadError, ProgressMeter, discardPartial, downloadResumable, getJson, headUrl, type TransferProgress } from './http';
+import { ProgressMeter, sizeOf, type TransferProgress } from '../fsutil/transfer';
+import { DownloadError, discardPartial, downloadResumable, getJson, headUrl } from './http';
 
 export const GPU_PACK_PACKAGE_ID = 'Microsoft.ML.OnnxRuntime.Gpu.Linux';
 export const DEFAULT_FLAT_CONTAINER = 'https://api.nuget.org/v3-flatcontainer';
@@ -701,13 +702,6 @@ async function hashFile<K extends 'sha256' | 'sha512'>(
   return out;
 }
 
-async function sizeOf(file: string): Promise<number> {
-  try {
-    return (await stat(file)).size;
-  } catch {
-    return 0;
-  }
-}
 
 async function isFile(file: string): Promise<boolean> {
   try {

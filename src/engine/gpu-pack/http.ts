@@ -10,13 +10,13 @@
 //   - progress (received / total / bytes per second / seconds left) about every 100 ms.
 // Failures are DownloadError with a code the caller turns into a sentence.
 
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { dirname } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
+import { ProgressMeter, readTrimmed, sizeOf, type TransferProgress } from '../fsutil/transfer';
 
 export type DownloadErrorCode =
   /** No route to the server: DNS failure, unreachable network, connection refused. */
@@ -39,16 +39,7 @@ export class DownloadError extends Error {
   }
 }
 
-export interface TransferProgress {
-  /** Bytes on disk so far, including a resumed earlier attempt. */
-  received: number;
-  /** Total size, or null when the server did not say. */
-  total: number | null;
-  /** Speed of this transfer (resumed bytes excluded). */
-  bytesPerSecond: number;
-  /** Seconds left, or null when the total or the speed is unknown. */
-  etaSeconds: number | null;
-}
+export type { TransferProgress };
 
 export interface HttpOptions {
   signal?: AbortSignal;
@@ -77,7 +68,6 @@ export interface HeadResult {
 
 const USER_AGENT = `distill-studio (node ${process.version})`;
 const MAX_REDIRECTS = 10;
-const PROGRESS_INTERVAL_MS = 100;
 
 /** HEAD (redirects followed). Throws DownloadError for network failures and for 404 ('not-found'). */
 export async function headUrl(url: string, options: HttpOptions = {}): Promise<HeadResult> {
@@ -157,7 +147,7 @@ const validatorPath = (partPath: string) => `${partPath}.validator`;
 async function transferOnce(url: string, partPath: string, options: DownloadOptions, meter: ProgressMeter, mayRestart: boolean): Promise<number> {
   const vPath = validatorPath(partPath);
   let have = await sizeOf(partPath);
-  let validator = have > 0 ? await readText(vPath) : null;
+  let validator = have > 0 ? await readTrimmed(vPath) : null;
   const expected = options.expectedSize ?? null;
   // Without a validator a partial file cannot be told from a stale one; larger than the file: stale.
   if ((have > 0 && validator === null) || (expected !== null && have > expected)) {
@@ -330,43 +320,5 @@ function validatorOf(h: IncomingHttpHeaders): string | null {
 
 // --- progress and files -------------------------------------------------------------------------------
 
-export class ProgressMeter {
-  private t0 = 0;
-  private base = -1;
-  private lastEmit = 0;
 
-  constructor(private readonly onProgress: ((p: TransferProgress) => void) | undefined) {}
 
-  update(received: number, total: number | null, force: boolean): void {
-    if (!this.onProgress) return;
-    const now = performance.now();
-    if (this.base < 0 || received < this.base) {
-      this.base = received; // the speed counts this session's bytes only
-      this.t0 = now;
-    }
-    if (!force && now - this.lastEmit < PROGRESS_INTERVAL_MS) return;
-    this.lastEmit = now;
-    const seconds = (now - this.t0) / 1000;
-    const bytesPerSecond = seconds > 0 ? (received - this.base) / seconds : 0;
-    const etaSeconds =
-      total !== null && bytesPerSecond > 0 ? Math.max(0, total - received) / bytesPerSecond : total !== null && received >= total ? 0 : null;
-    this.onProgress({ received, total, bytesPerSecond, etaSeconds });
-  }
-}
-
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return 0;
-  }
-}
-
-async function readText(path: string): Promise<string | null> {
-  try {
-    const v = (await readFile(path, 'utf8')).trim();
-    return v.length > 0 ? v : null;
-  } catch {
-    return null;
-  }
-}

@@ -27,6 +27,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { fsyncDir, renameWithRetry, sha256File, writeFileAtomic } from '../fsutil/atomic.js';
+import { ProgressMeter, readTrimmed, sizeOf } from '../fsutil/transfer.js';
 import {
   DEFAULT_REVISION,
   HubError,
@@ -109,7 +110,6 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_RETRIES = 3;
 const DEFAULT_RETRY_DELAY_MS = 1000;
 const MAX_REDIRECTS = 10;
-const PROGRESS_INTERVAL_MS = 100;
 const USER_AGENT = `distill-studio (node ${process.version})`;
 
 /** Download one file (or find it in the cache) and return its local path. */
@@ -373,7 +373,8 @@ async function fetchBlob(ctx: Ctx, resolve: string, meta: FileMeta, blobPath: st
   const partial = `${blobPath}.incomplete`;
   const validatorPath = `${partial}.etag`;
   await mkdir(dirname(blobPath), { recursive: true });
-  const meter = new ProgressMeter(ctx.file, ctx.onProgress);
+  const onProgress = ctx.onProgress;
+  const meter = new ProgressMeter(onProgress && ((p) => onProgress({ file: ctx.file, ...p })));
 
   for (let attempt = 0; ; attempt++) {
     try {
@@ -418,7 +419,7 @@ async function transferOnce(
   mayRestart: boolean,
 ): Promise<void> {
   let have = await sizeOf(partial);
-  let validator = have > 0 ? await readValidator(validatorPath) : null;
+  let validator = have > 0 ? await readTrimmed(validatorPath) : null;
   // Without a validator or a checksum there is no way to tell a stale partial from a good one.
   if ((have > 0 && validator === null && meta.sha256 === null) || (meta.size !== null && have > meta.size)) {
     await discard(partial, validatorPath);
@@ -609,42 +610,10 @@ function header(h: IncomingHttpHeaders, name: string): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Progress
 
-class ProgressMeter {
-  private t0 = 0;
-  private base = -1;
-  private lastEmit = 0;
-
-  constructor(
-    private readonly file: string,
-    private readonly onProgress: ((p: DownloadProgress) => void) | undefined,
-  ) {}
-
-  update(received: number, total: number | null, force: boolean): void {
-    if (!this.onProgress) return;
-    const now = performance.now();
-    if (this.base < 0 || received < this.base) {
-      this.base = received; // speed counts this session's bytes only
-      this.t0 = now;
-    }
-    if (!force && now - this.lastEmit < PROGRESS_INTERVAL_MS) return;
-    this.lastEmit = now;
-    const seconds = (now - this.t0) / 1000;
-    const bytesPerSecond = seconds > 0 ? (received - this.base) / seconds : 0;
-    const etaSeconds = total !== null && bytesPerSecond > 0 ? Math.max(0, total - received) / bytesPerSecond : total !== null && received >= total ? 0 : null;
-    this.onProgress({ file: this.file, received, total, bytesPerSecond, etaSeconds });
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Files
 
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return 0;
-  }
-}
 
 async function isFile(path: string): Promise<boolean> {
   try {
@@ -654,14 +623,6 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-async function readValidator(path: string): Promise<string | null> {
-  try {
-    const v = (await readFile(path, 'utf8')).trim();
-    return v.length > 0 ? v : null;
-  } catch {
-    return null;
-  }
-}
 
 async function discard(partial: string, validatorPath: string): Promise<void> {
   await rm(partial, { force: true });

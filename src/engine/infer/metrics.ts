@@ -33,15 +33,15 @@ export function softmax(logits: ArrayLike<number>, numLabels: number, temperatur
   return out;
 }
 
-/** Index of the largest value of each row of (N, C) logits (the first one on ties). */
+/** Index of the largest value of each row of (N, C) logits (the first one on ties; NaN never wins). */
 export function argmaxRows(logits: ArrayLike<number>, numLabels: number): Int32Array {
   const n = checkWidth(logits, numLabels, 'argmaxRows');
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const base = i * numLabels;
     let best = 0;
-    let bestValue = logits[base]!;
-    for (let c = 1; c < numLabels; c++) {
+    let bestValue = -Infinity;
+    for (let c = 0; c < numLabels; c++) {
       const v = logits[base + c]!;
       if (v > bestValue) {
         bestValue = v;

@@ -2,6 +2,9 @@
 // (Signatures first; implementations live in the sibling modules.)
 import type { EvalMetrics, JobEventSink } from '../../shared/events';
 
+/** What a run writes into its folder (a host clearing a failed attempt removes exactly these). */
+export const RUN_OUTPUTS = ['config.json', 'metrics.jsonl', 'summary.json', 'validation.jsonl', 'checkpoints', 'export'] as const;
+
 export interface JobControl {
   /** Aborting cancels the job at the next step boundary (a checkpoint is written first). */
   signal?: AbortSignal;
@@ -14,6 +17,11 @@ export interface RunJobOptions {
   out: string;
   /** Continue the run in `out` from its last checkpoint. */
   resume?: boolean;
+  /**
+   * Files a host keeps in the run folder (the app's run.json and worker.log): they do not
+   * make a fresh run's folder count as taken.
+   */
+  hostFiles?: readonly string[];
   onEvent?: JobEventSink;
   control?: JobControl;
 }

@@ -10,6 +10,7 @@ import { exportStudentOnnx, studentOnnxBytes } from '../export/onnx-export';
 import { exportStudentOnnxInt8 } from '../export/quantize';
 import { classifyTexts } from '../infer/classify';
 import { argmaxRows } from '../infer/metrics';
+import { compareLogits } from '../export/verify';
 import { parseModelConfig, type ModelConfig } from '../models/config';
 import type { ExportFormat, ExportResult } from './api';
 
@@ -72,7 +73,7 @@ export async function exportRun(o: { run: string; format: ExportFormat; out: str
       await session.release();
     }
   };
-  const trained = argmaxRows(await logitsOf(studentOnnxBytes(m.cfg, m.weights)), C);
+  const trained = await logitsOf(studentOnnxBytes(m.cfg, m.weights));
 
   let file: string;
   let checkFile: string;
@@ -104,21 +105,18 @@ export async function exportRun(o: { run: string; format: ExportFormat; out: str
     });
     checkFile = path.join(o.out, 'onnx', 'model.onnx');
   }
-  const exported = argmaxRows(await logitsOf(checkFile), C);
-  let same = 0, correct = 0;
-  exported.forEach((p, i) => {
-    if (p === trained[i]) same++;
-    if (p === m.valid.labels[i]) correct++;
-  });
-  const n = exported.length;
-  const identical = same === n;
-  if (o.format !== 'onnx-int8' && !identical) {
-    throw new ExportError(`The ${o.format} export disagrees with the trained model on ${n - same} of ${n} validation sentences; it was left at ${file} for inspection.`);
+  const exported = await logitsOf(checkFile);
+  const cmp = compareLogits(exported, trained, C);
+  const n = cmp.rows;
+  const predictions = argmaxRows(exported, C);
+  const correct = predictions.filter((p, i) => p === m.valid.labels[i]).length;
+  if (o.format !== 'onnx-int8' && !cmp.identicalPredictions) {
+    throw new ExportError(`The ${o.format} export disagrees with the trained model on ${cmp.disagreements} of ${n} validation sentences; it was left at ${file} for inspection.`);
   }
   return {
     format: o.format,
     path: file,
     bytes: bytesOf(file),
-    verification: { sentences: n, agreementWithTrained: n ? same / n : 1, identicalPredictions: identical, accuracy: n ? correct / n : null },
+    verification: { sentences: n, agreementWithTrained: cmp.agreement, identicalPredictions: cmp.identicalPredictions, accuracy: n ? correct / n : null },
   };
 }

@@ -14,7 +14,7 @@ import type { EvalMetrics, JobEvent, Stage } from '../../shared/events';
 import { parseJobConfig, type JobConfig } from '../../shared/job-config';
 import { loadCheckpoint, readSafetensors } from '../checkpoint';
 import { heldOutSplit, readDataset, readValidation, type Dataset } from '../data/datasets';
-import { loadTokenizer, type TextTokenizer } from '../data/tokenizer';
+import { loadTokenizer } from '../data/tokenizer';
 import { exportStudentOnnx, studentOnnxBytes } from '../export/onnx-export';
 import { writeFileAtomic, writeJsonAtomic } from '../fsutil/atomic';
 import { classifyTexts } from '../infer/classify';
@@ -26,6 +26,7 @@ import { sessionOptionsFor } from '../runtime/providers';
 import { openTeacher } from '../teacher/teacher-model';
 import { teacherLogits } from '../teacher/teacher-pass';
 import { argmaxRows } from '../infer/metrics';
+import { compareLogits } from '../export/verify';
 import { trainStudent } from '../train/trainer';
 import type { RunJobOptions, RunSummary } from './api';
 import { defaultCacheDir, resolveModelDir, resolveSst2 } from './sources';
@@ -76,7 +77,7 @@ export async function runJob(input: JobConfig, o: RunJobOptions): Promise<RunSum
   if (o.resume) {
     if (!existsSync(configPath)) throw new RunFolderError(`${out} holds no run to resume (no config.json). Start it without --resume.`);
     job = parseJobConfig((readJson(configPath) as { job: unknown }).job);
-  } else if (existsSync(out) && readdirSync(out).length > 0) {
+  } else if (existsSync(out) && readdirSync(out).some((f) => !o.hostFiles?.includes(f))) {
     throw new RunFolderError(`${out} already holds files${existsSync(configPath) ? ' from an earlier run' : ''}: pass --resume to continue that run, or choose another --out folder.`);
   }
   await mkdir(out, { recursive: true });
@@ -148,11 +149,13 @@ export async function runJob(input: JobConfig, o: RunJobOptions): Promise<RunSum
   );
 
   // --- teacher pass (cached) -------------------------------------------------------------
-  const teacherRun = async (texts: string[], tok: TextTokenizer) =>
-    teacherLogits({ teacher, tokenizer: tok, texts, maxLength: job.maxLength, cacheDir, onEvent: o.onEvent, signal, numLabels: C });
+  // When teacher and student share a tokenizer, the student's token ids serve the teacher too.
+  const sameTokenizer = teacherTok.fingerprint === studentTok.fingerprint;
+  const teacherRun = async (texts: string[], rows: Int32Array[]) =>
+    teacherLogits({ teacher, tokenizer: teacherTok, texts, tokenized: sameTokenizer ? rows : undefined, maxLength: job.maxLength, cacheDir, onEvent: o.onEvent, signal, numLabels: C });
   const t0 = performance.now();
-  const tTrain = await teacherRun(train.texts, teacherTok);
-  const tValid = await teacherRun(valid.texts, teacherTok);
+  const tTrain = await teacherRun(train.texts, trainIds);
+  const tValid = await teacherRun(valid.texts, validIds);
   stages.teacher = {
     seconds: (performance.now() - t0) / 1000,
     sentences: train.texts.length + valid.texts.length,
@@ -231,10 +234,9 @@ export async function runJob(input: JobConfig, o: RunJobOptions): Promise<RunSum
       const exported = await classifyTexts({ session, inputs: session.inputNames, rows: validIds, padId: studentTok.padId, numLabels: C, batchSize: 128 });
       await session.release();
       const trained = await studentLogits(weights, validIds);
-      const a = argmaxRows(exported, C), b = argmaxRows(trained, C);
-      const same = a.every((x, i) => x === b[i]);
-      if (!same) throw new Error('The exported ONNX model does not reproduce the trained model\'s predictions; the export was kept for inspection at ' + file);
-      emit({ type: 'log', level: 'info', message: `Exported ${path.relative(out, file)}: predictions identical to the trained model on all ${a.length} validation sentences.` });
+      const cmp = compareLogits(exported, trained, C);
+      if (!cmp.identicalPredictions) throw new Error('The exported ONNX model does not reproduce the trained model\'s predictions; the export was kept for inspection at ' + file);
+      emit({ type: 'log', level: 'info', message: `Exported ${path.relative(out, file)}: predictions identical to the trained model on all ${cmp.rows} validation sentences.` });
       exports.onnx = path.relative(out, file);
     });
   }

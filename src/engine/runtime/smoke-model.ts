@@ -2,22 +2,17 @@
 // trusts it: MatMul + Add + LayerNormalization + Erf + MatMul + Softmax on an (8, 64)
 // float32 input, with fixed pseudo-random weights. A float64 reference in plain
 // JavaScript checks the CPU result itself, so the CPU is not trusted blindly either.
+import { mulberry32 } from '../data/split';
 import { Graph, tensor } from '../onnx/graph';
 
 export const SMOKE_ROWS = 8;
 export const SMOKE_WIDTH = 64;
 const EPSILON = 1e-5;
 
-/** Deterministic numbers in [-1, 1) (mulberry32). */
+/** Deterministic numbers in [-1, 1). */
 function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const next = mulberry32(seed);
+  return () => next() * 2 - 1;
 }
 
 function floats(n: number, scale: number, offset: number, rand: () => number): Float32Array {

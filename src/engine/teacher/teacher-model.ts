@@ -2,6 +2,7 @@
 // It never trains; the engine only runs it, feeding exactly the inputs it declares.
 import * as ort from 'onnxruntime-node';
 import { existsSync } from 'node:fs';
+import { CLASSIFIER_INPUTS, type ClassifierInput } from '../infer/classify';
 import path from 'node:path';
 
 export class TeacherModelError extends Error {
@@ -14,15 +15,12 @@ export class TeacherModelError extends Error {
   }
 }
 
-/** The token inputs a text-classifier export may declare. */
-export const TOKEN_INPUTS = ['input_ids', 'attention_mask', 'token_type_ids'] as const;
-export type TokenInput = (typeof TOKEN_INPUTS)[number];
 
 export interface TeacherModel {
   session: ort.InferenceSession;
   file: string;
   /** The token inputs this graph declares (DistilBERT has no token_type_ids). */
-  inputs: TokenInput[];
+  inputs: ClassifierInput[];
 }
 
 /** The ONNX file of a teacher folder: `onnx/model.onnx`, else `model.onnx`. */
@@ -54,7 +52,7 @@ export async function openTeacher(dirOrFile: string, options: ort.InferenceSessi
       `${file} has no 'logits' output (it has: ${session.outputNames.join(', ') || 'none'}). Export the teacher as a sequence-classification model (optimum-cli export onnx --task text-classification).`,
     );
   }
-  const unknown = session.inputNames.filter((n) => !(TOKEN_INPUTS as readonly string[]).includes(n));
+  const unknown = session.inputNames.filter((n) => !(CLASSIFIER_INPUTS as readonly string[]).includes(n));
   if (unknown.length || !session.inputNames.includes('input_ids')) {
     await session.release();
     throw new TeacherModelError(
@@ -62,7 +60,7 @@ export async function openTeacher(dirOrFile: string, options: ort.InferenceSessi
       `${file} declares inputs ${session.inputNames.join(', ')}; a text classifier takes input_ids and optionally attention_mask and token_type_ids.`,
     );
   }
-  return { session, file, inputs: session.inputNames as TokenInput[] };
+  return { session, file, inputs: session.inputNames as ClassifierInput[] };
 }
 
 function firstLine(e: unknown): string {

@@ -4,8 +4,7 @@
 import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describeError } from '../../engine/cli/errors';
-import type { RunJobOptions, RunSummary } from '../../engine/pipeline/api';
-import { writeJsonAtomic } from '../../engine/fsutil/atomic';
+import { RUN_OUTPUTS, type RunJobOptions, type RunSummary } from '../../engine/pipeline/api';
 import type { JobEvent } from '../../shared/events';
 import type { JobConfig } from '../../shared/job-config';
 import type { WorkerChannel } from './channel';
@@ -21,8 +20,8 @@ export interface WorkerRuntimeOptions {
   pid?: number;
 }
 
-/** The engine's outputs in a run folder; cleared before a run starts from step 0. */
-const ENGINE_OUTPUTS = ['config.json', 'metrics.jsonl', 'summary.json', 'validation.jsonl', 'checkpoints', 'export'];
+/** Files this host keeps in a run folder beside the engine's outputs. */
+const HOST_FILES = ['run.json', 'worker.log'];
 
 
 function eventLine(e: JobEvent): string | null {
@@ -92,24 +91,19 @@ export function serveWorker(channel: WorkerChannel, o: WorkerRuntimeOptions): Se
     log(`worker ${pid}: run ${m.runId} ${resume ? 'resuming from its last checkpoint' : m.resume ? 'has no checkpoint yet: starting from step 0' : 'starting'} in ${m.runDir}`);
     try {
       if (!resume) {
-        // From step 0. runJob refuses a non-empty folder without `resume` (this folder holds the
-        // manager's run.json and this log), so the job is started as a resume of a folder whose
-        // config.json holds just the configuration and no checkpoint: the engine then begins at
-        // step 0 in place. Leftovers of an earlier attempt that never reached a checkpoint go first.
-        for (const f of ENGINE_OUTPUTS) rmSync(path.join(m.runDir, f), { recursive: true, force: true });
-        await writeJsonAtomic(path.join(m.runDir, 'config.json'), { job: m.config });
+        // From step 0: leftovers of an earlier attempt that never reached a checkpoint go first.
+        for (const f of RUN_OUTPUTS) rmSync(path.join(m.runDir, f), { recursive: true, force: true });
       }
       if (abort.signal.aborted) throw new Error('Cancelled before the job began.');
       const onEvent = (e: JobEvent) => {
-        // The engine's note for a resume without a checkpoint is noise for a fresh start.
-        if (!resume && e.type === 'log' && e.message.startsWith('No checkpoint to resume from')) return;
         const line = eventLine(e);
         if (line) log(line);
         void channel.post({ type: 'event', event: e });
       };
       const summary = await o.runJob(m.config, {
         out: m.runDir,
-        resume: true,
+        resume,
+        hostFiles: HOST_FILES,
         onEvent,
         control: { signal: abort.signal, isPaused: () => paused },
       });

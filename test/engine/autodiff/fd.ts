@@ -13,6 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { backward } from '../../../src/engine/autodiff/backward';
 import { Graph, type Shape, type Value } from '../../../src/engine/onnx/graph';
 import type { DType } from '../../../src/engine/onnx/proto';
+import { mulberry32 } from '../../../src/engine/data/split';
 
 export interface FdInput {
   name: string;
@@ -69,16 +70,7 @@ export interface GradCheckResult {
 }
 
 /** A small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 const isFloat = (d: DType) => d === 'float32' || d === 'float64';
 const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1 };
